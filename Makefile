@@ -1,0 +1,26 @@
+# eipconform — the two commands that matter are in README.md:
+#   go run ./cmd/eipconform run     the main job
+#   make test                       the tests
+GO        ?= go
+BUILD     ?= build
+PKGS      ?= ./...
+TESTFLAGS ?= -race -count=1
+
+.PHONY: test lint bench build clean
+
+test:
+	@mkdir -p $(BUILD)
+	$(GO) tool gotestsum --format testname --junitfile $(BUILD)/junit.xml -- $(TESTFLAGS) $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS)
+
+build:
+	$(GO) build -o $(BUILD)/eipconform ./cmd/eipconform
+
+clean:
+	rm -rf $(BUILD)
