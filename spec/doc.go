@@ -105,8 +105,10 @@
 //     1 to 128) and the metadata's Name and Description codes.
 //   - DescribeEipAddresses: PageSize.range.variant (50 vs the metadata's 100),
 //     Status.enum.variant (metadata adds Releasing), ChargeType.enum.variant (PrePaid),
-//     AssociatedInstanceType.enum.variant (metadata adds NetworkInterface, IpAddress), the
-//     Filter key and value formats (metadata only).
+//     AssociatedInstanceType.enum.variant (metadata adds NetworkInterface, IpAddress), and
+//     Filter.Key.enum, Filter.max-items and filter-value-time (004 documents Filter.1 and
+//     Filter.2 and their error codes but no key values or value format; those come from the
+//     metadata only).
 //   - DescribeEipMonitorData: Period.enum.variant (60/600/3600 vs 60/300/900/3600),
 //     max-points.variant (the metadata truncates to 200 points instead of rejecting),
 //     start-before-end (no seed says what a reversed range does).

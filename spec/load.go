@@ -738,6 +738,9 @@ func (op *Operation) knows(name string) bool {
 }
 
 func (b *builder) checkCheck(op *Operation, c *Check) error {
+	if !slices.Contains(checkKinds, c.Kind) {
+		return fmt.Errorf("kind %q: want one of %v", c.Kind, checkKinds)
+	}
 	for _, p := range c.subjects() {
 		if p == "" {
 			return fmt.Errorf("kind %s: missing parameter name", c.Kind)
@@ -779,8 +782,6 @@ func (b *builder) checkCheck(op *Operation, c *Check) error {
 		if c.Max == nil {
 			return fmt.Errorf("%s: want max", c.Kind)
 		}
-	default:
-		return fmt.Errorf("kind %q: want one of present, absent, enum, range, integer, boolean, length, pattern, not-prefix, time, exclusive, max-items, max-points, order", c.Kind)
 	}
 	return c.compile()
 }
@@ -814,5 +815,8 @@ func (b *builder) checkError(op *Operation, ref ErrorRef, m Mapping) error {
 	}
 	return nil
 }
+
+var checkKinds = []CheckKind{KindPresent, KindAbsent, KindEnum, KindRange, KindInteger, KindBoolean, KindLength,
+	KindPattern, KindNotPrefix, KindTime, KindExclusive, KindMaxItems, KindMaxPoints, KindOrder}
 
 func isSeed(source string) bool { return strings.HasSuffix(source, ".txt") }
