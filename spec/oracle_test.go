@@ -85,7 +85,9 @@ const inv = "400 InvalidParameter"
 
 var prepaid = []string{"InstanceChargeType=PrePaid", "Period=1", "PricingCycle=Month", "AutoPay=true"}
 
-func with(base []string, kvs ...string) []string { return append(append([]string(nil), base...), kvs...) }
+func with(base []string, kvs ...string) []string {
+	return append(append([]string(nil), base...), kvs...)
+}
 
 func TestBandwidthByChargeType(t *testing.T) {
 	// Bandwidth at and across every bound under each charge-type combination (002): absent
@@ -350,7 +352,7 @@ func TestProtocol(t *testing.T) {
 
 func TestJudge(t *testing.T) {
 	s := spec.Default()
-	bad := s.Evaluate(req(t, "AllocateEipAddress", "Bandwidth=501"), spec.Options{})   // documented
+	bad := s.Evaluate(req(t, "AllocateEipAddress", "Bandwidth=501"), spec.Options{})     // documented
 	inferred := s.Evaluate(req(t, "DescribeEipAddresses", "PageSize=0"), spec.Options{}) // inferred
 	amb := s.Evaluate(req(t, "DescribeEipAddresses", "PageSize=51"), spec.Options{})     // either
 	ok := s.Evaluate(req(t, "DescribeEipAddresses"), spec.Options{})
