@@ -343,6 +343,9 @@ func (b *builder) operation(path string, o *openapi3.Operation) (*Operation, err
 		if sr.ID == "" || sr.Kind == "" || sr.Source == "" {
 			return nil, fmt.Errorf("spec: %s: want id, kind and source", sw)
 		}
+		if !slices.Contains(StateKinds, sr.Kind) {
+			return nil, fmt.Errorf("spec: %s: kind %q: want one of %v", sw, sr.Kind, StateKinds)
+		}
 		if err := checkMapping(sr.Mapping); err != nil {
 			return nil, fmt.Errorf("spec: %s: %v", sw, err)
 		}

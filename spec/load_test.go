@@ -91,6 +91,8 @@ func TestLoadErrorsNameTheLocation(t *testing.T) {
 			[]string{"x-rules", "want"}},
 		{"yaml syntax", "x-product: Vpc\n      x-sources: [004", "x-product: [Vpc\n      x-sources: [004",
 			[]string{"line"}},
+		{"unknown state kind", "kind: quota-exceeded,", "kind: quota-exeeded,",
+			[]string{"x-state-rules", `kind "quota-exeeded"`}},
 		{"missing x-violation", `x-violation: {status: 400, code: InvalidIpAddress.Malformed`, `x-violatoin: {status: 400, code: InvalidIpAddress.Malformed`,
 			[]string{"IpAddress", "x-violatoin"}},
 	} {

@@ -343,8 +343,52 @@ type AmbiguitySrc struct {
 	Says   string `json:"says"`
 }
 
-// StateKind names a precondition on server state.
+// StateKind names a precondition on server state. The emulator and the stateful phase
+// switch on these.
 type StateKind string
+
+// State kinds: what the endpoint's state must be for a request to succeed, or the
+// behaviour it must show.
+const (
+	StateRegionUnknown         StateKind = "region-unknown"            // RegionId names no region
+	StateEipNotFound           StateKind = "eip-not-found"             // AllocationId names no EIP (also after release)
+	StateEipNotAvailable       StateKind = "eip-not-available"         // the EIP must be Available
+	StateEipNotInUse           StateKind = "eip-not-in-use"            // the EIP must be InUse
+	StateEipNotBoundToInstance StateKind = "eip-not-bound-to-instance" // the EIP is not associated with InstanceId
+	StateEipPrepaid            StateKind = "eip-prepaid"               // subscription EIPs cannot be released
+	StateInstanceNotFound      StateKind = "instance-not-found"        // InstanceId names no instance
+	StateInstanceStatus        StateKind = "instance-status"           // the instance must be Running or Stopped
+	StateInstanceHasEip        StateKind = "instance-has-eip"          // an instance holds at most one EIP
+	StateInstanceHasPublicIP   StateKind = "instance-has-public-ip"    // one ECS public IP per instance
+	StateInstanceLocked        StateKind = "instance-locked"           // locked for security
+	StateInstanceExpired       StateKind = "instance-expired"          // expired or in arrears
+	StateInstanceZeroBandwidth StateKind = "instance-zero-bandwidth"   // outbound bandwidth 0
+	StateInstanceNotVPC        StateKind = "instance-not-vpc"          // only VPC instances hold EIPs
+	StateRegionMismatch        StateKind = "region-mismatch"           // EIP and instance in different regions
+	StateIPInUse               StateKind = "ip-in-use"                 // the requested IpAddress is held
+	StateIPNotRecentlyReleased StateKind = "ip-not-recently-released"  // re-allocation only within 7 days
+	StatePoolUnusable          StateKind = "pool-unusable"             // the IP address pool cannot allocate
+	StateQuotaExceeded         StateKind = "quota-exceeded"            // the region's EIP quota is used up
+	StateResourceGroupUnknown  StateKind = "resource-group-unknown"    // ResourceGroupId names no group
+	StateVlanNotFound          StateKind = "vlan-not-found"            // VlanId names no VLAN
+	StateEniNotFound           StateKind = "eni-not-found"             // InstanceId names no ENI
+	StateBandwidthForMetering  StateKind = "bandwidth-for-metering"    // Bandwidth bound by the EIP's metering
+	StateClientTokenIdempotent StateKind = "client-token-idempotent"   // same token, same result, nothing new
+	StatePagination            StateKind = "pagination"                // disjoint pages, TotalCount counts all
+	StateMonitorSeries         StateKind = "monitor-series"            // one point per Period, at most 200
+	StateEniGatewayInfo        StateKind = "eni-gateway-info"          // one EipInfo per MULTI_BINDED EIP
+	StateServiceOpenOnce       StateKind = "service-open-once"         // opening again changes nothing
+)
+
+// StateKinds lists every state kind the spec knows.
+var StateKinds = []StateKind{
+	StateRegionUnknown, StateEipNotFound, StateEipNotAvailable, StateEipNotInUse, StateEipNotBoundToInstance,
+	StateEipPrepaid, StateInstanceNotFound, StateInstanceStatus, StateInstanceHasEip, StateInstanceHasPublicIP,
+	StateInstanceLocked, StateInstanceExpired, StateInstanceZeroBandwidth, StateInstanceNotVPC, StateRegionMismatch,
+	StateIPInUse, StateIPNotRecentlyReleased, StatePoolUnusable, StateQuotaExceeded, StateResourceGroupUnknown,
+	StateVlanNotFound, StateEniNotFound, StateBandwidthForMetering, StateClientTokenIdempotent, StatePagination,
+	StateMonitorSeries, StateEniGatewayInfo, StateServiceOpenOnce,
+}
 
 // StateRule is a precondition on server state: it cannot be judged from the request alone,
 // so the stateful phase and the emulator judge it against their model.
