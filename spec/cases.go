@@ -202,15 +202,8 @@ func (r *Rule) adjust(op *Operation, intent Result, pr probe, params url.Values)
 	if intent == Ambiguous || (!pr.sends && r.Check.Kind != KindPresent) {
 		return intent
 	}
-	in := newInput(op, params, false)
-	for _, v := range r.Variants {
-		alt := Satisfied
-		if !v.Disabled {
-			alt = v.Check.eval(in)
-		}
-		if (alt == Violated) != (intent == Violated) {
-			return Ambiguous
-		}
+	if r.variantsDisagree(newInput(op, params, false), intent) {
+		return Ambiguous
 	}
 	return intent
 }

@@ -286,16 +286,25 @@ func (r *Rule) eval(in *input, opts Options) Result {
 	if res == Ambiguous || !r.judgesSent(in) {
 		return res // a default the client did not send cannot be read two ways
 	}
+	if r.variantsDisagree(in, res) {
+		return Ambiguous
+	}
+	return res
+}
+
+// variantsDisagree reports whether another document's reading of the rule breaks it where
+// res does not, or the reverse.
+func (r *Rule) variantsDisagree(in *input, res Result) bool {
 	for _, v := range r.Variants {
 		alt := Satisfied
 		if !v.Disabled {
 			alt = v.Check.eval(in)
 		}
 		if (alt == Violated) != (res == Violated) {
-			return Ambiguous
+			return true
 		}
 	}
-	return res
+	return false
 }
 
 // judgesSent reports whether any parameter the check reads was sent.
