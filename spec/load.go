@@ -354,6 +354,9 @@ func (b *builder) operation(path string, o *openapi3.Operation) (*Operation, err
 				return nil, fmt.Errorf("spec: %s: %v", sw, err)
 			}
 		}
+		if sr.Requires != "" && !b.hasPath(sr.Requires) {
+			return nil, fmt.Errorf("spec: %s: requires %q, which is not an operation", sw, sr.Requires)
+		}
 	}
 	sort.Slice(op.StateRules, func(i, j int) bool { return op.StateRules[i].ID < op.StateRules[j].ID })
 
@@ -728,6 +731,16 @@ func (b *builder) addRule(op *Operation, r *Rule, where string) error {
 	}
 	op.Rules = append(op.Rules, r)
 	return nil
+}
+
+// hasPath reports whether the document defines an operation for action.
+func (b *builder) hasPath(action string) bool {
+	for _, path := range b.doc.Paths.InMatchingOrder() {
+		if strings.HasSuffix(path, "/"+action) {
+			return true
+		}
+	}
+	return false
 }
 
 // knows reports whether name is a parameter (or Name.Field of an object list) of op.

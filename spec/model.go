@@ -378,6 +378,7 @@ const (
 	StateMonitorSeries         StateKind = "monitor-series"            // one point per Period, at most 200
 	StateEniGatewayInfo        StateKind = "eni-gateway-info"          // one EipInfo per MULTI_BINDED EIP
 	StateServiceOpenOnce       StateKind = "service-open-once"         // opening again changes nothing
+	StateAddressesExhausted    StateKind = "addresses-exhausted"       // no address left to hand out
 )
 
 // StateKinds lists every state kind the spec knows.
@@ -387,7 +388,7 @@ var StateKinds = []StateKind{
 	StateInstanceLocked, StateInstanceExpired, StateInstanceZeroBandwidth, StateInstanceNotVPC, StateRegionMismatch,
 	StateIPInUse, StateIPNotRecentlyReleased, StatePoolUnusable, StateQuotaExceeded, StateResourceGroupUnknown,
 	StateVlanNotFound, StateEniNotFound, StateBandwidthForMetering, StateClientTokenIdempotent, StatePagination,
-	StateMonitorSeries, StateEniGatewayInfo, StateServiceOpenOnce,
+	StateMonitorSeries, StateEniGatewayInfo, StateServiceOpenOnce, StateAddressesExhausted,
 }
 
 // StateRule is a precondition on server state: it cannot be judged from the request alone,
@@ -403,6 +404,8 @@ type StateRule struct {
 	Quote   string    `json:"quote"`
 	// Limits carries per-value bounds (bandwidth-for-metering).
 	Limits []StateLimit `json:"limits,omitempty"`
+	// Requires names the action that must have been called first (pool-unusable).
+	Requires string `json:"requires,omitempty"`
 }
 
 // StateLimit is an upper bound that applies when some state has Value.
