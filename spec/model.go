@@ -84,6 +84,7 @@ const (
 	ErrTimestampExpired  = "timestamp-expired"
 	ErrSignatureMethod   = "signature-method"
 	ErrSignatureVersion  = "signature-version"
+	ErrInvalidParameter  = "invalid-parameter"
 	ErrThrottling        = "throttling"
 	ErrUnavailable       = "service-unavailable"
 )

@@ -44,7 +44,7 @@ type command struct {
 }
 
 // commands lists the subcommands in the order usage shows them.
-var commands = []command{runCommand, specCommand}
+var commands = []command{runCommand, serveCommand, specCommand}
 
 // usageError is a mistake on the command line; run prints it with the usage and exits 2.
 type usageError struct {

@@ -1,0 +1,198 @@
+package emulator
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// EIP is one elastic IP address in the emulator's state.
+type EIP struct {
+	AllocationID       string    `json:"allocationId"`
+	IPAddress          string    `json:"ipAddress"`
+	RegionID           string    `json:"regionId"`
+	Name               string    `json:"name,omitempty"`
+	Description        string    `json:"description,omitempty"`
+	Bandwidth          int64     `json:"bandwidth"`
+	ChargeType         string    `json:"chargeType"`         // PostPaid or PrePaid
+	InternetChargeType string    `json:"internetChargeType"` // PayByBandwidth or PayByTraffic
+	ISP                string    `json:"isp"`
+	Netmode            string    `json:"netmode"`
+	ResourceGroupID    string    `json:"resourceGroupId"`
+	Status             string    `json:"status"` // Available or InUse
+	InstanceID         string    `json:"instanceId,omitempty"`
+	InstanceType       string    `json:"instanceType,omitempty"`
+	InstanceRegionID   string    `json:"instanceRegionId,omitempty"`
+	Mode               string    `json:"mode,omitempty"`
+	PrivateIPAddress   string    `json:"privateIpAddress,omitempty"`
+	AllocationTime     time.Time `json:"allocationTime"`
+	ExpiredTime        time.Time `json:"expiredTime,omitzero"`
+	LockReason         string    `json:"lockReason,omitempty"`
+	PoolID             string    `json:"publicIpAddressPoolId,omitempty"`
+	Zone               string    `json:"zone,omitempty"`
+	Protection         []string  `json:"securityProtectionTypes,omitempty"`
+}
+
+// EIP statuses.
+const (
+	eipAvailable = "Available"
+	eipInUse     = "InUse"
+)
+
+// released remembers an address given back, for re-allocation within the window.
+type released struct {
+	IPAddress    string    `json:"ipAddress"`
+	AllocationID string    `json:"allocationId"`
+	RegionID     string    `json:"regionId"`
+	At           time.Time `json:"at"`
+}
+
+// tokenEntry is the remembered result of an idempotent call.
+type tokenEntry struct {
+	Fingerprint  string `json:"fingerprint"`
+	AllocationID string `json:"allocationId"`
+	OrderID      int64  `json:"orderId,omitempty"`
+}
+
+// state is everything the API changes. It is guarded by Server.mu.
+type state struct {
+	World        World                 `json:"world"`
+	EIPs         map[string]*EIP       `json:"eips"`
+	Released     []released            `json:"released"`
+	Tokens       map[string]tokenEntry `json:"tokens"`
+	PublicIPs    map[string]string     `json:"publicIps"` // ECS instance ID -> public IP
+	Opened       map[string]bool       `json:"opened"`    // service activations (action names)
+	NextEIP      uint64                `json:"nextEip"`
+	NextOrder    int64                 `json:"nextOrder"`
+	NextRequest  uint64                `json:"nextRequest"`
+	AddressIndex int                   `json:"addressIndex"`
+}
+
+func newState(w World) *state {
+	return &state{
+		World:     w,
+		EIPs:      map[string]*EIP{},
+		Tokens:    map[string]tokenEntry{},
+		PublicIPs: map[string]string{},
+		Opened:    map[string]bool{},
+		NextOrder: 100000,
+	}
+}
+
+// reallocationWindow is how long a released address can be asked for again (002: "only IP
+// addresses used within the last seven days can be allocated").
+const reallocationWindow = 7 * 24 * time.Hour
+
+// addressBlocks are the documentation ranges addresses come from (RFC 5737).
+var addressBlocks = []netip.Prefix{
+	netip.MustParsePrefix("192.0.2.0/24"),
+	netip.MustParsePrefix("198.51.100.0/24"),
+	netip.MustParsePrefix("203.0.113.0/24"),
+}
+
+// addressCount is the number of usable addresses (.1 to .254 of each block).
+const addressCount = 3 * 254
+
+func addressAt(i int) string {
+	b := addressBlocks[i/254].Addr().As4()
+	b[3] = byte(i%254 + 1)
+	return netip.AddrFrom4(b).String()
+}
+
+// inUse reports whether an address is held by an EIP or an ECS public IP.
+func (s *state) inUse(ip string) bool {
+	for _, e := range s.EIPs {
+		if e.IPAddress == ip {
+			return true
+		}
+	}
+	for _, p := range s.PublicIPs {
+		if p == ip {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *state) recentlyReleased(ip string, now time.Time) bool {
+	for _, r := range s.Released {
+		if r.IPAddress == ip && now.Sub(r.At) < reallocationWindow {
+			return true
+		}
+	}
+	return false
+}
+
+// nextAddress hands out the next free documentation address, skipping addresses held or
+// recently released (those stay reserved for re-allocation by their owner).
+func (s *state) nextAddress(now time.Time) (string, bool) {
+	for n := 0; n < addressCount; n++ {
+		i := (s.AddressIndex + n) % addressCount
+		ip := addressAt(i)
+		if !s.inUse(ip) && !s.recentlyReleased(ip, now) {
+			s.AddressIndex = (i + 1) % addressCount
+			return ip, true
+		}
+	}
+	return "", false
+}
+
+func (s *state) newAllocationID() string {
+	s.NextEIP++
+	return fmt.Sprintf("eip-emu%014d", s.NextEIP)
+}
+
+// requestID returns a fresh, deterministic request ID.
+func (s *state) requestID() string {
+	s.NextRequest++
+	n := s.NextRequest
+	return fmt.Sprintf("E0C0FFEE-%04X-4%03X-8%03X-%012X", (n>>40)&0xFFFF, (n>>28)&0xFFF, (n>>16)&0xFFF, n&0xFFFFFFFFFFFF)
+}
+
+func (s *state) instance(id string) *Instance {
+	for i := range s.World.Instances {
+		if s.World.Instances[i].ID == id {
+			return &s.World.Instances[i]
+		}
+	}
+	return nil
+}
+
+func (s *state) eni(id string) *NetworkInterface {
+	for i := range s.World.NetworkInterfaces {
+		if s.World.NetworkInterfaces[i].ID == id {
+			return &s.World.NetworkInterfaces[i]
+		}
+	}
+	return nil
+}
+
+// eipOf returns the EIP associated with an instance or ENI (the first, for MULTI_BINDED).
+func (s *state) eipOf(instanceID string) *EIP {
+	for _, e := range s.EIPs {
+		if e.InstanceID == instanceID {
+			return e
+		}
+	}
+	return nil
+}
+
+func (s *state) countInRegion(region string) int {
+	n := 0
+	for _, e := range s.EIPs {
+		if e.RegionID == region {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *state) pruneReleased(now time.Time) {
+	kept := s.Released[:0]
+	for _, r := range s.Released {
+		if now.Sub(r.At) < reallocationWindow {
+			kept = append(kept, r)
+		}
+	}
+	s.Released = kept
+}

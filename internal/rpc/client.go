@@ -1,0 +1,177 @@
+package rpc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/eipconform/eipconform/spec"
+)
+
+// defaultHTTP is the HTTP client of a Client without one.
+var defaultHTTP = &http.Client{Timeout: 10 * time.Second}
+
+// Client signs and sends RPC requests; the conformance engine and the tests use it. The zero
+// value of every field but Endpoint is usable.
+//
+//	c := &rpc.Client{Endpoint: "http://127.0.0.1:8080", AccessKeyID: "testid", AccessKeySecret: "testsecret"}
+//	resp, err := c.Do(ctx, op.BaseRequest())
+type Client struct {
+	// Endpoint is the base URL, e.g. http://127.0.0.1:8080; requests go to its path, "/" if
+	// it has none.
+	Endpoint string
+	// AccessKeyID and AccessKeySecret sign requests. With an empty AccessKeyID no signature
+	// parameters are added (for endpoints that do not authenticate).
+	AccessKeyID, AccessKeySecret string
+	// HTTP sends the requests; nil means a client with a 10 s timeout.
+	HTTP *http.Client
+	// MaxBody caps the response body read; 0 means DefaultMaxBody. A larger body is an error
+	// wrapping ErrTooLarge.
+	MaxBody int64
+	// Now gives the Timestamp; nil means time.Now. It is sent in UTC in the spec's layout.
+	Now func() time.Time
+	// Nonce gives the SignatureNonce; nil means 16 random bytes (crypto/rand) in hex.
+	Nonce func() string
+	// Method is "GET" (parameters in the query) or any other method, such as "POST" (the
+	// parameters as an application/x-www-form-urlencoded body); "" means POST, as the Go SDK.
+	Method string
+}
+
+// Response is an endpoint's answer to Do.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	// Format is what the Content-Type names (JSON for application/json or +json, XML for
+	// application/xml, text/xml or +xml), else the format requested.
+	Format Format
+	// Error is the decoded error body when Status is not 2xx and the body could be read, in
+	// part at least (see DecodeError).
+	Error *ErrorBody
+	// ErrorDecode is why the error body did not decode, or what deviates in it; nil for a
+	// well-formed error body and for successes.
+	ErrorDecode error
+	// Params are the parameters as sent, signature included (the secret never is), for
+	// failure messages and reproducing the request.
+	Params url.Values
+}
+
+// Do completes params with the common parameters and sends them. It adds Format (the spec's
+// default) and, when the client has an AccessKeyID, Timestamp, SignatureMethod,
+// SignatureVersion, SignatureNonce and AccessKeyId (the spec's values); a parameter the
+// caller already set is kept as it is, so malformed, stale or reused values can be sent on
+// purpose. Then, unless the caller set a Signature, it signs everything (Sign with the
+// client's method). params itself is never modified.
+//
+// The context's deadline and cancellation apply to the whole exchange, body included.
+// A transport error or a response body over MaxBody is an error; any HTTP status is a
+// Response.
+//
+//	resp, err := c.Do(ctx, url.Values{"Action": {"ReleaseEipAddress"}, "Version": {"2016-04-28"}, "AllocationId": {id}})
+func (c *Client) Do(ctx context.Context, params url.Values) (*Response, error) {
+	method := strings.ToUpper(c.Method)
+	if method == "" {
+		method = http.MethodPost
+	}
+	p := c.complete(method, params)
+
+	u, err := url.Parse(c.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("rpc: endpoint %q: %w", c.Endpoint, err)
+	}
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	var body io.Reader
+	if method == http.MethodGet {
+		u.RawQuery = encodeWire(p)
+	} else {
+		u.RawQuery = ""
+		body = strings.NewReader(encodeWire(p))
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, fmt.Errorf("rpc: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", FormContentType)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = defaultHTTP
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("rpc: %s %s: %w", method, u.Redacted(), err)
+	}
+	defer resp.Body.Close()
+	limit := c.MaxBody
+	if limit <= 0 {
+		limit = DefaultMaxBody
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("rpc: reading the response body: %w", err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("rpc: response body more than %d bytes (Client.MaxBody): %w", limit, ErrTooLarge)
+	}
+
+	r := &Response{Status: resp.StatusCode, Header: resp.Header, Body: data, Params: p}
+	var ok bool
+	if r.Format, ok = formatOfContentType(resp.Header.Get("Content-Type")); !ok {
+		r.Format, _ = ParseFormat(p.Get(ParamFormat), DefaultFormat())
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		e, err := DecodeError(r.Format, data)
+		r.ErrorDecode = err
+		var be *BodyError
+		if err == nil || errors.As(err, &be) && be.Partial {
+			r.Error = &e
+		}
+	}
+	return r, nil
+}
+
+// complete returns a copy of params with the common parameters added and signed.
+func (c *Client) complete(method string, params url.Values) url.Values {
+	p := cloneValues(params)
+	setDefault := func(name string, value func() string) {
+		if _, ok := p[name]; !ok {
+			p.Set(name, value())
+		}
+	}
+	setDefault(ParamFormat, func() string { return string(DefaultFormat()) })
+	if c.AccessKeyID == "" {
+		return p
+	}
+	sig := spec.Default().Signature
+	now, nonce := c.Now, c.Nonce
+	if now == nil {
+		now = time.Now
+	}
+	if nonce == nil {
+		nonce = randomNonce
+	}
+	setDefault(ParamTimestamp, func() string { return now().UTC().Format(sig.TimestampLayout) })
+	setDefault(ParamSignatureMethod, func() string { return sig.Method })
+	setDefault(ParamSignatureVersion, func() string { return sig.Version })
+	setDefault(ParamSignatureNonce, nonce)
+	setDefault(ParamAccessKeyID, func() string { return c.AccessKeyID })
+	setDefault(ParamSignature, func() string { return Sign(method, p, c.AccessKeySecret) })
+	return p
+}
+
+// randomNonce returns 16 random bytes in hex.
+func randomNonce() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // never fails (crypto/rand.Read crashes the program instead)
+	return hex.EncodeToString(b)
+}

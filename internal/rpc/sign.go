@@ -1,0 +1,183 @@
+// Package rpc is what both sides of Alibaba Cloud's RPC wire share: signature v1.0, reading a
+// request's parameters, the JSON and XML response bodies, and a signing client.
+//
+// The reference emulator serves with it and the conformance engine sends with it, so the two
+// cannot drift apart; the Go SDK cross-checks both. Every fact of the protocol (signature
+// method and version, key suffix, timestamp layout, default format, protocol error codes, the
+// XML error root) is read from the contract, [spec.Default], never written here.
+//
+// Typical usage, serving:
+//
+//	params, err := rpc.ReadParams(r, 0)
+//	if err != nil {
+//		// a *rpc.ParamsError: answer with its Status
+//	}
+//	format, _ := rpc.ParseFormat(params.Get(rpc.ParamFormat), rpc.DefaultFormat())
+//	if ok, stringToSign := rpc.Verify(r.Method, params, secret); !ok {
+//		status, body, _ := rpc.ProtocolErrorBody(spec.ErrSignatureMismatch, requestID, stringToSign)
+//		rpc.WriteError(w, format, status, body)
+//		return
+//	}
+//	err = rpc.WriteSuccess(w, format, op.XMLRoot(), op.SuccessSchema().Value, response)
+//
+// and calling:
+//
+//	c := &rpc.Client{Endpoint: srv.URL, AccessKeyID: "testid", AccessKeySecret: "testsecret"}
+//	resp, err := c.Do(ctx, url.Values{"Action": {"DescribeEipAddresses"}, "Version": {"2016-04-28"}})
+//	if err == nil && resp.Error != nil {
+//		fmt.Println(resp.Status, resp.Error.Code)
+//	}
+package rpc
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/subtle"
+	"encoding/base64"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/eipconform/eipconform/spec"
+)
+
+// Names of the common parameters this package reads or writes. The test checks each against
+// the spec's x-rpc.commonParameters.
+//
+//	params.Get(rpc.ParamSignatureNonce)
+const (
+	ParamAction           = "Action"
+	ParamVersion          = "Version"
+	ParamFormat           = "Format"
+	ParamAccessKeyID      = "AccessKeyId"
+	ParamSignature        = "Signature"
+	ParamSignatureMethod  = "SignatureMethod"
+	ParamSignatureVersion = "SignatureVersion"
+	ParamSignatureNonce   = "SignatureNonce"
+	ParamTimestamp        = "Timestamp"
+)
+
+// PercentEncode is Alibaba Cloud's RFC 3986 encoding: the unreserved characters A-Z a-z 0-9
+// - _ . ~ are kept, every other byte is %XX in upper-case hexadecimal (space is %20, * is
+// %2A, / is %2F, UTF-8 is encoded byte by byte).
+//
+//	rpc.PercentEncode("a b*c~/") // "a%20b%2Ac~%2F"
+func PercentEncode(s string) string {
+	const hexDigits = "0123456789ABCDEF"
+	escapes := 0
+	for i := 0; i < len(s); i++ {
+		if !unreserved(s[i]) {
+			escapes++
+		}
+	}
+	if escapes == 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s)+2*escapes)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if unreserved(c) {
+			b = append(b, c)
+			continue
+		}
+		b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+	}
+	return string(b)
+}
+
+func unreserved(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '_' || c == '.' || c == '~'
+}
+
+// CanonicalQuery sorts every parameter except Signature by name (byte order, before encoding)
+// and joins PercentEncode(name)=PercentEncode(value) with &. Empty values are included (the Go
+// SDK sends SignatureType=); for a name with several values the first is used, and a name
+// with none is left out.
+//
+//	rpc.CanonicalQuery(url.Values{"b": {"2 3"}, "A": {""}}) // "A=&b=2%203"
+func CanonicalQuery(params url.Values) string {
+	keys := make([]string, 0, len(params))
+	for k, v := range params {
+		if k != ParamSignature && len(v) > 0 {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(PercentEncode(k))
+		b.WriteByte('=')
+		b.WriteString(PercentEncode(params[k][0]))
+	}
+	return b.String()
+}
+
+// StringToSign is method + "&" + PercentEncode("/") + "&" + PercentEncode(CanonicalQuery(params)),
+// the string signature v1.0 signs.
+//
+//	rpc.StringToSign("GET", url.Values{"Action": {"DescribeRegions"}}) // "GET&%2F&Action%3DDescribeRegions"
+func StringToSign(method string, params url.Values) string {
+	return method + "&" + PercentEncode("/") + "&" + PercentEncode(CanonicalQuery(params))
+}
+
+// Sign returns the signature v1.0 of a request: base64(HMAC-SHA1(secret + key suffix,
+// StringToSign(method, params))), with the key suffix ("&") from the spec. Any Signature
+// parameter in params is ignored.
+//
+//	params.Set(rpc.ParamSignature, rpc.Sign("POST", params, secret))
+func Sign(method string, params url.Values, secret string) string {
+	return sign(StringToSign(method, params), secret)
+}
+
+func sign(stringToSign, secret string) string {
+	mac := hmac.New(sha1.New, []byte(secret+spec.Default().Signature.KeySuffix))
+	mac.Write([]byte(stringToSign))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// Verify reports whether params carries a Signature equal to Sign(method, params, secret),
+// comparing in constant time. It also returns the server's string to sign, which the
+// signature-mismatch error message quotes. A missing or empty Signature never verifies.
+//
+//	ok, stringToSign := rpc.Verify(r.Method, params, secret)
+func Verify(method string, params url.Values, secret string) (ok bool, stringToSign string) {
+	stringToSign = StringToSign(method, params)
+	got := params.Get(ParamSignature)
+	if got == "" {
+		return false, stringToSign
+	}
+	want := sign(stringToSign, secret)
+	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1, stringToSign
+}
+
+// encodeWire renders params for the query string or a form body: every value of every name
+// with at least one value, sorted by name, percent-encoded as the signature encodes them.
+func encodeWire(params url.Values) string {
+	keys := slices.Sorted(maps.Keys(params))
+	var b strings.Builder
+	for _, k := range keys {
+		for _, v := range params[k] {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(PercentEncode(k))
+			b.WriteByte('=')
+			b.WriteString(PercentEncode(v))
+		}
+	}
+	return b.String()
+}
+
+// cloneValues returns a deep copy of params.
+func cloneValues(params url.Values) url.Values {
+	out := make(url.Values, len(params))
+	for k, v := range params {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}
