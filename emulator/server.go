@@ -166,6 +166,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	reqID := s.requestID()
+	defer func() {
+		// A panic is a bug of the emulator; answer instead of dropping the connection, and
+		// say so in the log. The robustness tests require that this never happens.
+		if p := recover(); p != nil {
+			e := s.protocolError(spec.ErrUnavailable, "")
+			rpc.WriteError(w, s.format, e.Status, rpc.ErrorBody{RequestId: reqID, HostId: s.hostID(nil), Code: e.Code, Message: e.Message})
+			s.logf("PANIC %v (request %s)", p, reqID)
+		}
+	}()
 	params, perr := rpc.ReadParams(r, s.opts.MaxBody)
 	format := s.format
 	if params != nil {
