@@ -177,10 +177,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	params, perr := rpc.ReadParams(r, s.opts.MaxBody)
 	format := s.format
+	formatParam := ""
 	if params != nil {
-		if f, ok := rpc.ParseFormat(params.Get("Format"), s.format); ok {
-			format = f
-		}
+		formatParam = params.Get("Format")
+	} else if q, err := url.ParseQuery(r.URL.RawQuery); err == nil {
+		formatParam = q.Get("Format") // the body was refused; answer in the format the query asks
+	}
+	if f, ok := rpc.ParseFormat(formatParam, s.format); ok {
+		format = f
 	}
 	var (
 		op   *spec.Operation

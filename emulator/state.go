@@ -123,15 +123,29 @@ func (s *state) recentlyReleased(ip string, now time.Time) bool {
 	return false
 }
 
-// nextAddress hands out the next free documentation address, skipping addresses held or
-// recently released (those stay reserved for re-allocation by their owner).
+// nextAddress hands out the next free documentation address. Recently released addresses
+// are kept for re-allocation by their owner while anything else is free; when nothing else
+// is, the one released longest ago is reused and can no longer be re-allocated.
 func (s *state) nextAddress(now time.Time) (string, bool) {
+	held := make(map[string]bool, len(s.EIPs)+len(s.PublicIPs))
+	for _, e := range s.EIPs {
+		held[e.IPAddress] = true
+	}
+	for _, p := range s.PublicIPs {
+		held[p] = true
+	}
 	for n := 0; n < addressCount; n++ {
 		i := (s.AddressIndex + n) % addressCount
 		ip := addressAt(i)
-		if !s.inUse(ip) && !s.recentlyReleased(ip, now) {
+		if !held[ip] && !s.recentlyReleased(ip, now) {
 			s.AddressIndex = (i + 1) % addressCount
 			return ip, true
+		}
+	}
+	for i, r := range s.Released { // oldest first
+		if !held[r.IPAddress] {
+			s.Released = append(s.Released[:i:i], s.Released[i+1:]...)
+			return r.IPAddress, true
 		}
 	}
 	return "", false
