@@ -93,11 +93,16 @@ var addressBlocks = []netip.Prefix{
 // addressCount is the number of usable addresses (.1 to .254 of each block).
 const addressCount = 3 * 254
 
-func addressAt(i int) string {
-	b := addressBlocks[i/254].Addr().As4()
-	b[3] = byte(i%254 + 1)
-	return netip.AddrFrom4(b).String()
-}
+// addresses lists every usable address once, in hand-out order.
+var addresses = func() []string {
+	out := make([]string, addressCount)
+	for i := range out {
+		b := addressBlocks[i/254].Addr().As4()
+		b[3] = byte(i%254 + 1)
+		out[i] = netip.AddrFrom4(b).String()
+	}
+	return out
+}()
 
 // inUse reports whether an address is held by an EIP or an ECS public IP.
 func (s *state) inUse(ip string) bool {
@@ -134,10 +139,16 @@ func (s *state) nextAddress(now time.Time) (string, bool) {
 	for _, p := range s.PublicIPs {
 		held[p] = true
 	}
+	reserved := make(map[string]bool, len(s.Released))
+	for _, r := range s.Released {
+		if now.Sub(r.At) < reallocationWindow {
+			reserved[r.IPAddress] = true
+		}
+	}
 	for n := 0; n < addressCount; n++ {
 		i := (s.AddressIndex + n) % addressCount
-		ip := addressAt(i)
-		if !held[ip] && !s.recentlyReleased(ip, now) {
+		ip := addresses[i]
+		if !held[ip] && !reserved[ip] {
 			s.AddressIndex = (i + 1) % addressCount
 			return ip, true
 		}
@@ -160,7 +171,17 @@ func (s *state) newAllocationID() string {
 func (s *state) requestID() string {
 	s.NextRequest++
 	n := s.NextRequest
-	return fmt.Sprintf("E0C0FFEE-%04X-4%03X-8%03X-%012X", (n>>40)&0xFFFF, (n>>28)&0xFFF, (n>>16)&0xFFF, n&0xFFFFFFFFFFFF)
+	// E0C0FFEE-XXXX-4XXX-8XXX-XXXXXXXXXXXX, the shape of the gateway's request IDs.
+	const hexDigits = "0123456789ABCDEF"
+	b := []byte("E0C0FFEE-0000-4000-8000-000000000000")
+	for i, shift := len(b)-1, uint(0); i >= 9 && shift < 64; i-- {
+		if b[i] == '-' || i == 14 || i == 19 {
+			continue // separators and the fixed version and variant digits
+		}
+		b[i] = hexDigits[(n>>shift)&0xF]
+		shift += 4
+	}
+	return string(b)
 }
 
 func (s *state) instance(id string) *Instance {

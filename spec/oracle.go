@@ -193,34 +193,42 @@ func protocolVerdict(op string, e ProtocolError, rule, why string) Verdict {
 func (op *Operation) Evaluate(params url.Values, opts Options) Verdict {
 	base := newInput(op, params, false)
 	results := op.evalAll(base, opts)
-	findings := map[string]Finding{}
-	for _, r := range op.Rules {
-		if res := results[r.ID]; res != Satisfied {
-			findings[r.ID] = Finding{Rule: r.ID, Result: res, Why: r.describe()}
-		}
-	}
+	var findings []Finding // in rule order
 	if base.hasEmpty {
 		alt := op.evalAll(newInput(op, params, true), opts)
-		for _, r := range op.Rules {
-			if alt[r.ID] != Satisfied && results[r.ID] == Satisfied {
-				findings[r.ID] = Finding{Rule: r.ID, Result: Ambiguous,
-					Why: r.describe() + ", if an empty value counts as sent (ambiguity empty-optional-value)"}
+		for i := range op.Rules {
+			if alt[i] != Satisfied && results[i] == Satisfied {
+				results[i] = -Ambiguous // marks "ambiguous through an empty value"
 			}
+		}
+	}
+	for i, r := range op.Rules {
+		switch res := results[i]; res {
+		case Satisfied:
+		case -Ambiguous:
+			findings = append(findings, Finding{Rule: r.ID, Result: Ambiguous,
+				Why: r.describe() + ", if an empty value counts as sent (ambiguity empty-optional-value)"})
+		default:
+			findings = append(findings, Finding{Rule: r.ID, Result: res, Why: r.describe()})
 		}
 	}
 	return op.verdict(findings)
 }
 
-func (op *Operation) evalAll(in *input, opts Options) map[string]Result {
-	out := make(map[string]Result, len(op.Rules))
-	for _, r := range op.Rules {
-		out[r.ID] = r.eval(in, opts)
+// evalAll judges every rule; the results are in the order of op.Rules.
+func (op *Operation) evalAll(in *input, opts Options) []Result {
+	out := make([]Result, len(op.Rules))
+	for i, r := range op.Rules {
+		out[i] = r.eval(in, opts)
 	}
 	return out
 }
 
-func (op *Operation) verdict(findings map[string]Finding) Verdict {
+func (op *Operation) verdict(findings []Finding) Verdict {
 	v := Verdict{Operation: op.Action, Outcome: Accept}
+	if len(findings) == 0 {
+		return v
+	}
 	type key struct {
 		status int
 		code   string
@@ -241,11 +249,8 @@ func (op *Operation) verdict(findings map[string]Finding) Verdict {
 			e.Rules = append(e.Rules, rule)
 		}
 	}
-	for _, r := range op.Rules {
-		f, ok := findings[r.ID]
-		if !ok {
-			continue
-		}
+	for _, f := range findings {
+		r := op.Rule(f.Rule)
 		v.Findings = append(v.Findings, f)
 		if f.Result == Violated {
 			v.Outcome = Reject
@@ -325,8 +330,8 @@ func (r *Rule) applies(in *input) bool {
 			}
 			continue
 		}
-		vals := in.values(c.Param, true)
-		if len(vals) == 0 || !slices.Contains(c.In, vals[0]) {
+		v, ok := in.first(c.Param, true)
+		if !ok || !slices.Contains(c.In, v) {
 			return false
 		}
 	}
@@ -358,28 +363,35 @@ func (r *Rule) describe() string {
 
 // input is one request as the rules see it.
 type input struct {
-	op       *Operation
-	params   map[string]string
-	hasEmpty bool
+	op        *Operation
+	raw       url.Values // read in place, never copied or modified
+	keepEmpty bool
+	hasEmpty  bool
+	dotted    bool // some parameter name has a dot: repeated parameters may be present
 }
 
-// newInput keeps the first value of each parameter. Empty values are dropped unless
+// newInput reads the first value of each parameter. Empty values count as not sent unless
 // keepEmpty, in which case they count as sent values.
 func newInput(op *Operation, params url.Values, keepEmpty bool) *input {
-	in := &input{op: op, params: make(map[string]string, len(params))}
+	in := &input{op: op, raw: params, keepEmpty: keepEmpty}
 	for k, vs := range params {
-		if len(vs) == 0 {
-			continue
-		}
-		if vs[0] == "" {
+		if len(vs) > 0 && vs[0] == "" {
 			in.hasEmpty = true
-			if !keepEmpty {
-				continue
-			}
 		}
-		in.params[k] = vs[0]
+		if strings.IndexByte(k, '.') >= 0 {
+			in.dotted = true
+		}
 	}
 	return in
+}
+
+// param returns the first value of a parameter, if it counts as sent.
+func (in *input) param(name string) (string, bool) {
+	vs := in.raw[name]
+	if len(vs) == 0 || (vs[0] == "" && !in.keepEmpty) {
+		return "", false
+	}
+	return vs[0], true
 }
 
 // item is one element of a repeated parameter.
@@ -390,13 +402,17 @@ type item struct {
 }
 
 func (in *input) items(p *Parameter) []item {
+	if !in.dotted {
+		return nil
+	}
 	prefix := p.Name + "."
 	byIndex := map[int]*item{}
-	for k, v := range in.params {
+	for k, vs := range in.raw {
 		rest, ok := strings.CutPrefix(k, prefix)
-		if !ok {
+		if !ok || len(vs) == 0 || (vs[0] == "" && !in.keepEmpty) {
 			continue
 		}
+		v := vs[0]
 		idx, field, _ := strings.Cut(rest, ".")
 		n, err := strconv.Atoi(idx)
 		if err != nil || n < 1 || strconv.Itoa(n) != idx {
@@ -440,7 +456,7 @@ func (in *input) lookup(name string) (p *Parameter, field string) {
 func (in *input) values(name string, useDefault bool) []string {
 	p, field := in.lookup(name)
 	if p == nil {
-		if v, ok := in.params[name]; ok {
+		if v, ok := in.param(name); ok {
 			return []string{v}
 		}
 		return nil
@@ -461,7 +477,7 @@ func (in *input) values(name string, useDefault bool) []string {
 		}
 		return out
 	}
-	if v, ok := in.params[name]; ok {
+	if v, ok := in.param(name); ok {
 		return []string{v}
 	}
 	if useDefault && p.HasDefault {
@@ -470,7 +486,28 @@ func (in *input) values(name string, useDefault bool) []string {
 	return nil
 }
 
-func (in *input) sent(name string) bool { return len(in.values(name, false)) > 0 }
+func (in *input) sent(name string) bool {
+	_, ok := in.first(name, false)
+	return ok
+}
+
+// first is values(name, useDefault)[0] without allocating for scalar parameters.
+func (in *input) first(name string, useDefault bool) (string, bool) {
+	if p := in.op.params[name]; p != nil && p.Type != List && p.Type != ObjectList {
+		if v, ok := in.param(name); ok {
+			return v, true
+		}
+		if useDefault && p.HasDefault {
+			return p.Default, true
+		}
+		return "", false
+	}
+	vals := in.values(name, useDefault)
+	if len(vals) == 0 {
+		return "", false
+	}
+	return vals[0], true
+}
 
 // itemCount is the number of items of a repeated parameter, or its highest index if larger.
 func (in *input) itemCount(name string) int {
@@ -487,23 +524,23 @@ func (in *input) itemCount(name string) int {
 }
 
 func (in *input) minuteTime(name string) (time.Time, bool) {
-	vals := in.values(name, false)
+	v, sent := in.first(name, false)
 	p, _ := in.lookup(name)
-	if len(vals) == 0 || p == nil || p.TimeLayout == "" {
+	if !sent || p == nil || p.TimeLayout == "" {
 		return time.Time{}, false
 	}
-	t, ok := ParseTime(p.TimeLayout, vals[0])
+	t, ok := ParseTime(p.TimeLayout, v)
 	return CeilMinute(t), ok
 }
 
 func (in *input) points(start, end, period string) (int64, bool) {
 	s, ok1 := in.minuteTime(start)
 	e, ok2 := in.minuteTime(end)
-	pv := in.values(period, true)
-	if !ok1 || !ok2 || len(pv) == 0 || e.Before(s) {
+	pv, sent := in.first(period, true)
+	if !ok1 || !ok2 || !sent || e.Before(s) {
 		return 0, false
 	}
-	p, ok := ParseInt(pv[0], 32)
+	p, ok := ParseInt(pv, 32)
 	if !ok || p <= 0 {
 		return 0, false
 	}

@@ -233,6 +233,13 @@ func (c *Check) eval(in *input) Result {
 		}
 		return Satisfied
 	}
+	if p := in.op.params[c.Param]; p != nil && p.Type != List && p.Type != ObjectList {
+		v, ok := in.first(c.Param, c.usesDefault())
+		if !ok {
+			return Satisfied
+		}
+		return c.evalValue(v)
+	}
 	worst := Satisfied
 	for _, v := range in.values(c.Param, c.usesDefault()) {
 		if r := c.evalValue(v); r > worst {

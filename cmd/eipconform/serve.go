@@ -20,7 +20,7 @@ import (
 
 var serveCommand = command{
 	name:    "serve",
-	args:    "[--addr HOST:PORT] [--world FILE] [--state FILE] [--key ID:SECRET]... [--no-auth]",
+	args:    "[--addr HOST:PORT] [--addr-file FILE] [--world FILE] [--state FILE] [--key ID:SECRET]... [--no-auth]",
 	summary: "run the reference emulator",
 	doc: `Serve runs the reference emulator: all eleven operations on one address ("/", GET or POST,
 Action and Version select the operation), signature v1.0, JSON and XML, stateful. It prints
@@ -54,6 +54,7 @@ func (k keyFlags) Set(v string) error {
 
 func serveFlags(fs *flag.FlagSet) func(io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on `HOST:PORT` (port 0 picks a free one)")
+	addrFile := fs.String("addr-file", "", "once listening, write the address (HOST:PORT) to `FILE`, for scripts that use port 0")
 	world := fs.String("world", "", "load the world (regions, instances, ENIs, resource groups) from `FILE` (JSON)")
 	state := fs.String("state", "", "keep the state in `FILE`: loaded at start, saved periodically and at shutdown")
 	every := fs.Duration("save-every", 30*time.Second, "with --state, save this often")
@@ -63,15 +64,16 @@ func serveFlags(fs *flag.FlagSet) func(io.Writer) error {
 	return func(stdout io.Writer) error {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		return serve(ctx, stdout, serveConfig{addr: *addr, world: *world, state: *state, every: *every, noAuth: *noAuth, keys: keys})
+		return serve(ctx, stdout, serveConfig{addr: *addr, addrFile: *addrFile, world: *world, state: *state, every: *every, noAuth: *noAuth, keys: keys})
 	}
 }
 
 type serveConfig struct {
-	addr, world, state string
-	every              time.Duration
-	noAuth             bool
-	keys               map[string]string
+	addr, addrFile string
+	world, state   string
+	every          time.Duration
+	noAuth         bool
+	keys           map[string]string
 }
 
 func serve(ctx context.Context, stdout io.Writer, cfg serveConfig) error {
@@ -107,6 +109,12 @@ func serve(ctx context.Context, stdout io.Writer, cfg serveConfig) error {
 		WriteTimeout:      emulator.MaxFaultLatency + 30*time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
+	}
+	if cfg.addrFile != "" {
+		if err := writeAddrFile(cfg.addrFile, ln.Addr().String()); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 	fmt.Fprintf(stdout, "eipconform serve: listening on http://%s\n", ln.Addr())
 	fmt.Fprintf(stdout, "world: %s\n", origin)
@@ -160,4 +168,18 @@ func serve(ctx context.Context, stdout io.Writer, cfg serveConfig) error {
 			return nil
 		}
 	}
+}
+
+// writeAddrFile writes addr and a newline to path atomically (a temporary file renamed over
+// it), so a script polling for the file never reads half an address.
+func writeAddrFile(path, addr string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(addr+"\n"), 0o666); err != nil {
+		return fmt.Errorf("serve: --addr-file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("serve: --addr-file: %w", err)
+	}
+	return nil
 }

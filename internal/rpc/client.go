@@ -91,10 +91,10 @@ func (c *Client) Do(ctx context.Context, params url.Values) (*Response, error) {
 	}
 	var body io.Reader
 	if method == http.MethodGet {
-		u.RawQuery = encodeWire(p)
+		u.RawQuery = EncodeForm(p)
 	} else {
 		u.RawQuery = ""
-		body = strings.NewReader(encodeWire(p))
+		body = strings.NewReader(EncodeForm(p))
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {

@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -77,7 +78,12 @@ func ReadParams(r *http.Request, maxBody int64) (url.Values, error) {
 	if r.Method != http.MethodPost || r.Body == nil || !isForm(r.Header.Get("Content-Type")) {
 		return params, nil
 	}
-	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 && n <= maxBody {
+		buf.Grow(int(n) + 1)
+	}
+	_, err = buf.ReadFrom(io.LimitReader(r.Body, maxBody+1))
+	data := buf.Bytes()
 	if err != nil {
 		return nil, &ParamsError{Status: http.StatusBadRequest, Where: "body", Err: err}
 	}
@@ -97,6 +103,9 @@ func ReadParams(r *http.Request, maxBody int64) (url.Values, error) {
 
 // isForm reports whether a Content-Type is a form body.
 func isForm(contentType string) bool {
+	if contentType == FormContentType {
+		return true // the common case, without parsing
+	}
 	mediaType, _, err := mime.ParseMediaType(contentType)
 	return err == nil && mediaType == FormContentType
 }

@@ -122,7 +122,41 @@ func CanonicalQuery(params url.Values) string {
 //
 //	rpc.StringToSign("GET", url.Values{"Action": {"DescribeRegions"}}) // "GET&%2F&Action%3DDescribeRegions"
 func StringToSign(method string, params url.Values) string {
-	return method + "&" + PercentEncode("/") + "&" + PercentEncode(CanonicalQuery(params))
+	// Built in one pass: percent-encoding the canonical query a second time turns every
+	// escape %XX into %25XX, "=" into %3D and "&" into %26, and keeps unreserved bytes.
+	const hexDigits = "0123456789ABCDEF"
+	keys := make([]string, 0, len(params))
+	size := len(method) + 5
+	for k, v := range params {
+		if k != ParamSignature && len(v) > 0 {
+			keys = append(keys, k)
+			size += 3*(len(k)+len(v[0])) + 6
+		}
+	}
+	slices.Sort(keys)
+	b := make([]byte, 0, size)
+	b = append(b, method...)
+	b = append(b, '&')
+	b = append(b, PercentEncode("/")...)
+	b = append(b, '&')
+	twice := func(s string) {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; unreserved(c) {
+				b = append(b, c)
+			} else {
+				b = append(b, '%', '2', '5', hexDigits[c>>4], hexDigits[c&15])
+			}
+		}
+	}
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, "%26"...)
+		}
+		twice(k)
+		b = append(b, "%3D"...)
+		twice(params[k][0])
+	}
+	return string(b)
 }
 
 // Sign returns the signature v1.0 of a request: base64(HMAC-SHA1(secret + key suffix,
@@ -155,9 +189,11 @@ func Verify(method string, params url.Values, secret string) (ok bool, stringToS
 	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1, stringToSign
 }
 
-// encodeWire renders params for the query string or a form body: every value of every name
-// with at least one value, sorted by name, percent-encoded as the signature encodes them.
-func encodeWire(params url.Values) string {
+// EncodeForm renders params for a query string or a form body: every value of every name,
+// sorted by name, percent-encoded as the signature encodes them.
+//
+//	body := rpc.EncodeForm(params) // "Action=ReleaseEipAddress&AllocationId=eip-1&..."
+func EncodeForm(params url.Values) string {
 	keys := slices.Sorted(maps.Keys(params))
 	var b strings.Builder
 	for _, k := range keys {
