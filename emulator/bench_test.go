@@ -89,6 +89,17 @@ func (p *presigned) do(i int) {
 }
 
 // reportRate adds requests per second to the benchmark's metrics.
+// benchServer returns an emulator with the real clock and a signer for the example key.
+func benchServer(b *testing.B, opts emulator.Options) (*emulator.Server, *signer) {
+	b.Helper()
+	srv, err := emulator.New(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sig := spec.Default().Signature
+	return srv, &signer{id: sig.ExampleAccessKeyID, secret: sig.ExampleAccessKeySecret, now: time.Now}
+}
+
 func reportRate(b *testing.B, requests int) {
 	if s := b.Elapsed().Seconds(); s > 0 {
 		b.ReportMetric(float64(requests)/s, "req/s")
@@ -119,12 +130,7 @@ func firstCycle(tb testing.TB, h http.Handler, s *signer, instance string) (id, 
 // httptest.ResponseRecorder), authentication on, every request pre-signed; one op is one
 // request.
 func BenchmarkHandlerMixed(b *testing.B) {
-	srv, err := emulator.New(emulator.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	sig := spec.Default().Signature
-	s := &signer{id: sig.ExampleAccessKeyID, secret: sig.ExampleAccessKeySecret, now: time.Now}
+	srv, s := benchServer(b, emulator.Options{})
 	id, ip := firstCycle(b, srv, s, "i-emu-running-1")
 	p := newPresigned(b, srv, s, func(i int) url.Values { return mixedStep(i, id, ip, "i-emu-running-1") })
 	b.ReportAllocs()
@@ -139,12 +145,7 @@ func BenchmarkHandlerMixed(b *testing.B) {
 // BenchmarkHandlerDescribe serves DescribeEipAddresses (a page of 10 of 20 EIPs) in-process,
 // pre-signed.
 func BenchmarkHandlerDescribe(b *testing.B) {
-	srv, err := emulator.New(emulator.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	sig := spec.Default().Signature
-	s := &signer{id: sig.ExampleAccessKeyID, secret: sig.ExampleAccessKeySecret, now: time.Now}
+	srv, s := benchServer(b, emulator.Options{})
 	for i := range 20 {
 		if a := send(srv, http.MethodPost, s.sign(http.MethodPost, request("AllocateEipAddress", "Name", fmt.Sprint("bench-", i)))); a.Status != http.StatusOK {
 			b.Fatalf("allocate %d: %d %s", i, a.Status, a.Body)
@@ -167,12 +168,7 @@ func BenchmarkHandlerDescribe(b *testing.B) {
 // seven-day re-allocation window (the state of a long-lived "eipconform serve" behind a CI
 // suite). One op is the pair of requests.
 func BenchmarkHandlerAllocateRelease(b *testing.B) {
-	srv, err := emulator.New(emulator.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	sig := spec.Default().Signature
-	s := &signer{id: sig.ExampleAccessKeyID, secret: sig.ExampleAccessKeySecret, now: time.Now}
+	srv, s := benchServer(b, emulator.Options{})
 	cycle := func() {
 		a := send(srv, http.MethodPost, s.sign(http.MethodPost, request("AllocateEipAddress")))
 		if a.Status != http.StatusOK {

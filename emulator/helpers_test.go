@@ -31,14 +31,7 @@ type env struct {
 
 func newEnv(t *testing.T, opts emulator.Options) *env {
 	t.Helper()
-	c := newClock()
-	if opts.Now == nil {
-		opts.Now = c.now
-	}
-	srv, err := emulator.New(opts)
-	if err != nil {
-		t.Fatalf("emulator.New: %v", err)
-	}
+	srv, c := newServer(t, opts)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	sig := spec.Default().Signature
