@@ -265,6 +265,11 @@ func (b *builder) operation(path string, o *openapi3.Operation) (*Operation, err
 	if _, err := decodeExt(o.Extensions, "x-sources", where, &op.Sources); err != nil {
 		return nil, err
 	}
+	if ok, err := decodeExt(o.Extensions, "x-mutates", where, &op.Mutates); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, fmt.Errorf("spec: %s: x-mutates is missing; want true for operations that create or change resources, false otherwise", where)
+	}
 	if _, err := decodeExt(o.Extensions, "x-errors", where, &op.Errors); err != nil {
 		return nil, err
 	}

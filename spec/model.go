@@ -107,6 +107,9 @@ type Operation struct {
 	Version string
 	Summary string
 	Sources []string
+	// Mutates is true for operations that create or change resources (x-mutates); the
+	// conformance engine refuses them against real endpoints unless allowed.
+	Mutates bool
 	// Parameters are every request parameter, common ones included, sorted by name.
 	Parameters []*Parameter
 	// Rules are every parameter-level rule: those derived from the parameters' schemas and
