@@ -1,0 +1,355 @@
+package conformance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/eipconform/eipconform/internal/rpc"
+	"github.com/eipconform/eipconform/spec"
+	"github.com/eipconform/eipconform/world"
+)
+
+var getenv = os.Getenv
+
+// session is one run: the target, the options, the clients, the report and the janitor.
+type session struct {
+	spec    *spec.Spec
+	target  Target
+	opts    Options
+	world   world.World
+	region  string
+	clients map[string]*rpc.Client // by product
+	rep     *Report
+	limiter *limiter
+
+	mu       sync.Mutex
+	created  []created // resources to clean up, in creation order
+	sent     int
+	progress int
+}
+
+// created is a resource the run made.
+type created struct {
+	kind, id, region string
+}
+
+func newSession(target Target, opts Options) (*session, func(), error) {
+	if opts.Seed == 0 {
+		opts.Seed = 1
+	}
+	if opts.Cases <= 0 {
+		opts.Cases = 100
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	if opts.RateLimit < 0 {
+		return nil, nil, fmt.Errorf("conformance: rate limit %g; want 0 (none) or more", opts.RateLimit)
+	}
+	for _, sel := range append(slices.Clone(opts.Only), opts.Skip...) {
+		if err := validSelector(sel); err != nil {
+			return nil, nil, err
+		}
+	}
+	closeFn := target.serve()
+	if target.URL == "" && len(target.Endpoints) == 0 {
+		closeFn()
+		return nil, nil, errors.New("conformance: the target has no URL, Endpoints or Handler")
+	}
+	w := world.Default()
+	if target.World != nil {
+		w = *target.World
+	}
+	if err := w.Validate(); err != nil {
+		closeFn()
+		return nil, nil, fmt.Errorf("conformance: world: %w", err)
+	}
+	s := &session{
+		spec: spec.Default(), target: target, opts: opts, world: w, region: defaultRegion(w),
+		clients: map[string]*rpc.Client{}, limiter: newLimiter(opts.RateLimit),
+	}
+	s.rep = newReport(opts.Seed, target, opts)
+	hc := &http.Client{Timeout: opts.Timeout, Transport: &http.Transport{MaxIdleConnsPerHost: opts.Workers * 2, DisableCompression: true}}
+	for _, p := range s.spec.Products {
+		c := &rpc.Client{Endpoint: target.endpointFor(p.Name), HTTP: hc, MaxBody: opts.MaxBody}
+		if !target.NoAuth {
+			c.AccessKeyID, c.AccessKeySecret = target.AccessKeyID, target.AccessKeySecret
+		}
+		s.clients[p.Name] = c
+	}
+	if !target.NoAuth && (target.AccessKeyID == "" || target.AccessKeySecret == "") {
+		closeFn()
+		return nil, nil, errors.New("conformance: the target authenticates but has no AccessKeyID and AccessKeySecret (set NoAuth for endpoints that do not)")
+	}
+	return s, closeFn, nil
+}
+
+// preflight refuses unsafe runs and checks that the endpoint answers at all.
+func (s *session) preflight(ctx context.Context) error {
+	if !s.target.loopback() && !s.opts.AllowMutations && !s.opts.DryRun {
+		s.rep.Notes = append(s.rep.Notes, "the endpoint is not on loopback: operations that create or change resources are skipped (AllowMutations allows them)")
+	}
+	if s.opts.DryRun {
+		return nil
+	}
+	op := s.spec.Operation("DescribeEipAddresses")
+	if op == nil {
+		return nil
+	}
+	p := s.base(op)
+	_, err := s.clients[op.Product].Do(ctx, p)
+	if err != nil {
+		return fmt.Errorf("conformance: %w: %s: %v", ErrUnreachable, s.clients[op.Product].Endpoint, err)
+	}
+	return nil
+}
+
+// canMutate reports whether the run may send op.
+func (s *session) canMutate(op *spec.Operation) bool {
+	return !mutating(op) || s.target.loopback() || s.opts.AllowMutations
+}
+
+// base returns op's minimal valid request in the run's world: the spec's base request with
+// the world's region and resources in place of the documents' example values.
+func (s *session) base(op *spec.Operation) url.Values {
+	p := op.BaseRequest()
+	if p.Has("RegionId") || op.Parameter("RegionId") != nil && op.Parameter("RegionId").Required {
+		p.Set("RegionId", s.region)
+	}
+	return p
+}
+
+// request is one request to send and judge.
+type request struct {
+	op     *spec.Operation
+	phase  string
+	check  string // the phase-specific check the request serves, "" for the response checks only
+	name   string // the case name, for reports
+	params url.Values
+	method string // "" for the client's default (POST)
+	// allowState accepts, where the oracle would accept the parameters, any error of the
+	// operation's state rules: phases that do not control state (boundaries, properties)
+	// cannot know whether an AllocationId still exists.
+	allowState bool
+	// counter, for properties and stateful cases: the seed and shrunk counterexample.
+	counter string
+}
+
+// send sends a request (unless the run is a dry run or the mutation is refused) and returns
+// the response; nil with a nil error means "not sent".
+func (s *session) send(ctx context.Context, r *request) (*rpc.Response, error) {
+	if !s.canMutate(r.op) {
+		s.rep.skip(r.op.Action, r.phase, "mutating operation on a non-loopback endpoint (AllowMutations not set)")
+		return nil, nil
+	}
+	if s.opts.DryRun {
+		s.rep.plan(r)
+		return nil, nil
+	}
+	if err := s.limiter.wait(ctx); err != nil {
+		return nil, err
+	}
+	c := *s.clients[r.op.Product]
+	if r.method != "" {
+		c.Method = r.method
+	}
+	resp, err := c.Do(ctx, r.params)
+	s.mu.Lock()
+	s.sent++
+	n := s.sent
+	s.mu.Unlock()
+	if s.opts.Progress != nil && n%50 == 0 {
+		s.opts.Progress(n, r.phase)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		s.rep.violation(Violation{
+			Operation: r.op.Action, Phase: r.phase, Check: CheckTransport, Case: r.name,
+			Message: "the request failed at the transport level", Got: err.Error(), Want: "an HTTP answer",
+			Request: redact(r.params), Method: methodOf(r.method), Seed: s.opts.Seed,
+		})
+		return nil, nil
+	}
+	s.track(r.op, resp)
+	return resp, nil
+}
+
+// track records resources the run created, for the janitor.
+func (s *session) track(op *spec.Operation, resp *rpc.Response) {
+	if op.Action != "AllocateEipAddress" || resp.Status != http.StatusOK {
+		return
+	}
+	_, v, err := rpc.DecodeSuccess(resp.Format, resp.Body, op.SuccessSchema().Value)
+	if err != nil {
+		return
+	}
+	m, _ := v.(map[string]any)
+	id, _ := m["AllocationId"].(string)
+	if id == "" {
+		return
+	}
+	region := resp.Params.Get("RegionId")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.created {
+		if c.id == id {
+			return // an idempotent repeat
+		}
+	}
+	s.created = append(s.created, created{kind: "eip", id: id, region: region})
+}
+
+// cleanup is the janitor: every EIP the run created is unassociated if needed and released.
+// It runs on its own context, so it also cleans up after a cancelled run.
+func (s *session) cleanup() {
+	if s.opts.DryRun {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s.mu.Lock()
+	todo := slices.Clone(s.created)
+	s.mu.Unlock()
+	describe := s.spec.Operation("DescribeEipAddresses")
+	unassoc := s.spec.Operation("UnassociateEipAddress")
+	release := s.spec.Operation("ReleaseEipAddress")
+	for _, c := range todo {
+		p := s.base(describe)
+		p.Set("RegionId", c.region)
+		p.Set("AllocationId", c.id)
+		resp, err := s.clients[describe.Product].Do(ctx, p)
+		if err != nil || resp.Status != http.StatusOK {
+			s.rep.leftover(c.id, "could not describe it", err, resp)
+			continue
+		}
+		var d struct {
+			EipAddresses struct {
+				EipAddress []struct{ Status, InstanceId, InstanceType, ChargeType string }
+			}
+		}
+		_, v, err := rpc.DecodeSuccess(resp.Format, resp.Body, describe.SuccessSchema().Value)
+		if err == nil {
+			b, _ := json.Marshal(v)
+			err = json.Unmarshal(b, &d)
+		}
+		if err != nil {
+			s.rep.leftover(c.id, "could not read its description", err, resp)
+			continue
+		}
+		if len(d.EipAddresses.EipAddress) == 0 {
+			continue // already released
+		}
+		e := d.EipAddresses.EipAddress[0]
+		if e.InstanceId != "" {
+			p := s.base(unassoc)
+			p.Set("RegionId", c.region)
+			p.Set("AllocationId", c.id)
+			p.Set("InstanceId", e.InstanceId)
+			if e.InstanceType != "" {
+				p.Set("InstanceType", e.InstanceType)
+			}
+			if resp, err := s.clients[unassoc.Product].Do(ctx, p); err != nil || resp.Status != http.StatusOK {
+				s.rep.leftover(c.id, "could not unassociate it from "+e.InstanceId, err, resp)
+				continue
+			}
+		}
+		p = s.base(release)
+		p.Set("RegionId", c.region)
+		p.Set("AllocationId", c.id)
+		if resp, err := s.clients[release.Product].Do(ctx, p); err != nil || resp.Status != http.StatusOK {
+			why := "could not release it"
+			if strings.EqualFold(e.ChargeType, "PrePaid") {
+				why = "a subscription (PrePaid) EIP cannot be released through the API"
+			}
+			s.rep.leftover(c.id, why, err, resp)
+		}
+	}
+}
+
+func methodOf(m string) string {
+	if m == "" {
+		return http.MethodPost
+	}
+	return strings.ToUpper(m)
+}
+
+// limiter spaces requests to a rate.
+type limiter struct {
+	mu    sync.Mutex
+	every time.Duration
+	next  time.Time
+}
+
+func newLimiter(perSecond float64) *limiter {
+	if perSecond <= 0 {
+		return &limiter{}
+	}
+	return &limiter{every: time.Duration(float64(time.Second) / perSecond)}
+}
+
+func (l *limiter) wait(ctx context.Context) error {
+	if l.every == 0 {
+		return nil
+	}
+	l.mu.Lock()
+	now := time.Now()
+	at := l.next
+	if at.Before(now) {
+		at = now
+	}
+	l.next = at.Add(l.every)
+	l.mu.Unlock()
+	if d := time.Until(at); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// forEachOp runs fn for every selected operation of the phase, Workers at a time. The
+// report is sorted afterwards, so the order of work does not show.
+func (s *session) forEachOp(ctx context.Context, phase string, fn func(ctx context.Context, op *spec.Operation) error) error {
+	sem := make(chan struct{}, s.opts.Workers)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for _, op := range s.spec.Operations {
+		if !s.selected(op.Action, phase, "") {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(ctx, op); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
