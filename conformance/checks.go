@@ -222,7 +222,9 @@ func (s *session) violationOf(r *request, resp *rpc.Response, check, msg, got, w
 	return v
 }
 
-func (s *session) pass(r *request, check string) { s.rep.count(r.op.Action, r.phase, check, resultPass) }
+func (s *session) pass(r *request, check string) {
+	s.rep.count(r.op.Action, r.phase, check, resultPass)
+}
 
 func (s *session) ambiguous(r *request, check, why string) {
 	s.rep.count(r.op.Action, r.phase, check, resultAmbiguous)
