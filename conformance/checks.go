@@ -298,7 +298,7 @@ func validSelector(sel string) error {
 	if sel == "" || len(parts) > 3 {
 		return fmt.Errorf("conformance: selector %q: want OP, PHASE, CHECK, OP/PHASE or OP/PHASE/CHECK", sel)
 	}
-	if len(parts) >= 1 && len(parts) > 1 && parts[0] != "*" && !isOperation(parts[0]) {
+	if len(parts) > 1 && parts[0] != "*" && !isOperation(parts[0]) {
 		return fmt.Errorf("conformance: selector %q: %q is not an operation", sel, parts[0])
 	}
 	if len(parts) >= 2 && parts[1] != "*" && !slices.Contains(Phases, parts[1]) {
