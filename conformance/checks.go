@@ -66,17 +66,21 @@ func (s *session) judge(r *request, resp *rpc.Response, v spec.Verdict) (map[str
 	}
 
 	// Status and Code against the oracle.
+	statusCheck := CheckStatus
+	if r.statusCheck != "" {
+		statusCheck = r.statusCheck
+	}
 	if resp.Status < 500 {
 		j := v.Judge(resp.Status, code, s.opts.Strict)
 		switch {
 		case j.OK && j.Ambiguous:
-			s.ambiguous(r, CheckStatus, j.Reason)
+			s.ambiguous(r, statusCheck, j.Reason)
 		case j.OK:
-			s.pass(r, CheckStatus)
+			s.pass(r, statusCheck)
 		case r.allowState && v.Outcome != spec.Reject && isStateError(op, resp.Status, code):
-			s.pass(r, CheckStatus) // valid parameters, refused on state the phase does not control
+			s.pass(r, statusCheck) // valid parameters, refused on state the phase does not control
 		default:
-			fail(CheckStatus, "the answer is not what the contract requires for these parameters",
+			fail(statusCheck, "the answer is not what the contract requires for these parameters",
 				fmt.Sprintf("%d %s", resp.Status, orNone(code)), v.String())
 		}
 	}
@@ -85,9 +89,11 @@ func (s *session) judge(r *request, resp *rpc.Response, v spec.Verdict) (map[str
 	if resp.Status >= 200 && resp.Status < 300 {
 		// The success body: RequestId, schema.
 		schema := op.SuccessSchema().Value
-		_, val, err := rpc.DecodeSuccess(got, resp.Body, schema)
+		// resp.Format is what the Content-Type names, else what was asked for: a Content-Type
+		// that names no format is the format check's violation, not a reason to misread.
+		_, val, err := rpc.DecodeSuccess(resp.Format, resp.Body, schema)
 		if err != nil {
-			fail(CheckSchema, "the success body does not decode", err.Error(), "a "+string(got)+" body of the response schema")
+			fail(CheckSchema, "the success body does not decode", err.Error(), "a "+string(resp.Format)+" body of the response schema")
 			return nil, false
 		}
 		body, _ = val.(map[string]any)
@@ -197,10 +203,16 @@ func (s *session) validateResponse(op *spec.Operation, status int, value any) er
 
 // fail records a violation of check by the response to r.
 func (s *session) fail(r *request, resp *rpc.Response, check, msg, got, want, diff string) {
+	if r.silent {
+		return
+	}
 	s.rep.violation(s.violationOf(r, resp, check, msg, got, want, diff))
 }
 
 func (s *session) warn(r *request, resp *rpc.Response, check, msg, got, want string) {
+	if r.silent {
+		return
+	}
 	v := s.violationOf(r, resp, check, msg, got, want, "")
 	v.Severity = SeverityWarning
 	s.rep.violation(v)
@@ -223,10 +235,16 @@ func (s *session) violationOf(r *request, resp *rpc.Response, check, msg, got, w
 }
 
 func (s *session) pass(r *request, check string) {
+	if r.silent {
+		return
+	}
 	s.rep.count(r.op.Action, r.phase, check, resultPass)
 }
 
 func (s *session) ambiguous(r *request, check, why string) {
+	if r.silent {
+		return
+	}
 	s.rep.count(r.op.Action, r.phase, check, resultAmbiguous)
 }
 
@@ -291,6 +309,10 @@ func selectorCovers(sel string, keys []string) bool {
 }
 
 func isOperation(name string) bool { return spec.Default().Operation(name) != nil }
+
+// ValidSelector checks the shape of an Only or Skip selector, as Check does; the CLI uses it
+// to tell a mistyped --only from a failed run.
+func ValidSelector(sel string) error { return validSelector(sel) }
 
 // validSelector checks an Only/Skip selector's shape.
 func validSelector(sel string) error {

@@ -120,6 +120,7 @@ func Check(ctx context.Context, target Target, opts Options) (*Report, error) {
 		}
 	}
 	s.cleanup()
+	s.rep.Partial = ctx.Err() != nil
 	s.rep.finish(time.Since(start), s.sent)
 	return s.rep, nil
 }

@@ -33,10 +33,15 @@ type fixture struct {
 // newFixture picks resources for phase; index spreads phases over the world's instances.
 func (s *session) newFixture(phase string, index int) *fixture {
 	f := &fixture{s: s, phase: phase}
+	// The last usable instance is kept for ECS public IPs, which cannot be given back and
+	// would stop that instance from ever taking an EIP; associations use the others.
 	usable := s.world.InstancesIn(s.region, world.StatusRunning)
-	if len(usable) > 0 {
-		f.instance = usable[index%len(usable)].ID
-		f.ecs = usable[len(usable)-1-index%len(usable)].ID
+	switch n := len(usable); {
+	case n == 1:
+		f.instance, f.ecs = usable[0].ID, usable[0].ID
+	case n > 1:
+		f.instance = usable[index%(n-1)].ID
+		f.ecs = usable[n-1].ID
 	}
 	for _, n := range s.world.NetworkInterfaces {
 		if n.RegionID == s.region {

@@ -113,8 +113,12 @@ type PlannedRequest struct {
 
 // Report is the outcome of a run.
 type Report struct {
-	Seed     int64     `json:"seed"`
-	Endpoint string    `json:"endpoint"`
+	Seed     int64  `json:"seed"`
+	Endpoint string `json:"endpoint"`
+	// DryRun is set when nothing was sent: Plan lists what would have been.
+	DryRun bool `json:"dryRun,omitempty"`
+	// Partial is set when the run was cancelled before every phase had run.
+	Partial  bool      `json:"partial,omitempty"`
 	Started  time.Time `json:"started"`
 	Duration Duration  `json:"duration"`
 	// Cases is the number of requests sent and judged.
@@ -148,7 +152,7 @@ const (
 )
 
 func newReport(seed int64, t Target, opts Options) *Report {
-	r := &Report{Seed: seed, Started: time.Now().UTC(), tallies: map[[2]string]*Tally{}, results: map[[3]string]int{}}
+	r := &Report{Seed: seed, DryRun: opts.DryRun, Started: time.Now().UTC(), tallies: map[[2]string]*Tally{}, results: map[[3]string]int{}}
 	switch {
 	case t.Handler != nil:
 		r.Endpoint = "in-process handler"

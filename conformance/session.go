@@ -145,6 +145,12 @@ type request struct {
 	allowState bool
 	// counter, for properties and stateful cases: the seed and shrunk counterexample.
 	counter string
+	// silent judges without recording anything (no pass, no violation): properties search
+	// and shrink quietly, then send their counterexample once more to record it.
+	silent bool
+	// statusCheck, when set, is the check the status judgement is recorded under instead of
+	// CheckStatus (the protocol phase's named checks).
+	statusCheck string
 }
 
 // send sends a request (unless the run is a dry run or the mutation is refused) and returns
@@ -176,6 +182,9 @@ func (s *session) send(ctx context.Context, r *request) (*rpc.Response, error) {
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if r.silent {
+			return nil, nil
 		}
 		s.rep.violation(Violation{
 			Operation: r.op.Action, Phase: r.phase, Check: CheckTransport, Case: r.name,

@@ -158,7 +158,12 @@ func (s *state) allocateEipAddress(c *call) (any, *apiError) {
 		if i < 0 {
 			return nil, c.fail(spec.StateIPNotRecentlyReleased)
 		}
+		// By InstanceId the caller asks for that EIP back; by IpAddress only for its address,
+		// which comes back under a new AllocationId (the released one stays not found).
 		ip, id = s.Released[i].IPAddress, s.Released[i].AllocationID
+		if wantID == "" {
+			id = s.newAllocationID()
+		}
 		s.Released = slices.Delete(s.Released, i, i+1)
 	default:
 		var ok bool

@@ -6,12 +6,13 @@
 //
 // The commands are:
 //
-//	run     the main job; today the contract self-check (see "eipconform run -h")
+//	run     the main job: test an endpoint (by default the embedded emulator) against the contract
+//	serve   run the reference emulator
 //	spec    show the contract: operations, rules, error codes, ambiguities
 //	help    show usage, or a command's flags
 //
 // Exit status: 0 on success, 1 when the check fails or something goes wrong, 2 for a usage
-// error.
+// error or an endpoint that cannot be reached.
 package main
 
 import (
@@ -55,6 +56,15 @@ type usageError struct {
 // Error returns the message without the usage.
 func (e *usageError) Error() string { return e.msg }
 
+// statusError is an error that exits with its own status; run prints it without the usage.
+type statusError struct {
+	status int
+	err    error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
 // run runs eipconform with args (without the program name) and returns the exit status.
 // Nothing it is given makes it panic at the caller: a panic is reported as an internal error.
 func run(args []string, stdout, stderr io.Writer) (status int) {
@@ -66,9 +76,13 @@ func run(args []string, stdout, stderr io.Writer) (status int) {
 	}()
 	err := dispatch(args, stdout)
 	var ue *usageError
+	var se *statusError
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &se):
+		fmt.Fprintf(stderr, "eipconform: %v\n", se.err)
+		return se.status
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "eipconform: %s\n\n", ue.msg)
 		if ue.cmd != nil {
@@ -169,7 +183,7 @@ Commands:
 	}
 	fmt.Fprint(w, `	help    show this help, or "help <command>" for a command's flags
 
-Exit status: 0 ok, 1 failure, 2 usage error.
+Exit status: 0 ok, 1 failure, 2 usage error or unreachable endpoint.
 `)
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
@@ -44,12 +46,15 @@ func TestScripts(t *testing.T) {
 			return os.WriteFile(filepath.Join(env.WorkDir, "eip.yaml"), spec.Embedded(), 0o666)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits":    cmdExits,
-			"replace":  cmdReplace,
-			"waitfile": cmdWaitFile,
-			"rpc":      cmdRPC,
-			"http":     cmdHTTP,
-			"sigterm":  cmdSigterm,
+			"exits":     cmdExits,
+			"replace":   cmdReplace,
+			"waitfile":  cmdWaitFile,
+			"rpc":       cmdRPC,
+			"http":      cmdHTTP,
+			"sigterm":   cmdSigterm,
+			"addrenv":   cmdAddrEnv,
+			"jsonvalid": cmdJSONValid,
+			"xmlvalid":  cmdXMLValid,
 		},
 	})
 }
@@ -193,6 +198,61 @@ func cmdHTTP(ts *testscript.TestScript, neg bool, args []string) {
 	data, err := io.ReadAll(resp.Body)
 	ts.Check(err)
 	fmt.Fprintf(ts.Stdout(), "%d\n%s", resp.StatusCode, data)
+}
+
+// cmdAddrEnv is "addrenv NAME ADDRFILE": it sets the environment variable NAME to the URL
+// of the server whose address is in ADDRFILE, for "eipconform run --endpoint $NAME".
+func cmdAddrEnv(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: addrenv name addrfile")
+	}
+	ts.Setenv(args[0], serverURL(ts, args[1]))
+}
+
+// cmdJSONValid is "jsonvalid FILE": it fails unless FILE holds one well-formed JSON value.
+func cmdJSONValid(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: jsonvalid file")
+	}
+	var v any
+	if err := json.Unmarshal([]byte(ts.ReadFile(args[0])), &v); err != nil {
+		ts.Fatalf("%s: not valid JSON: %v", args[0], err)
+	}
+}
+
+// cmdXMLValid is "xmlvalid FILE": it fails unless FILE is a well-formed XML document with
+// one root element.
+func cmdXMLValid(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: xmlvalid file")
+	}
+	d := xml.NewDecoder(strings.NewReader(ts.ReadFile(args[0])))
+	roots, depth := 0, 0
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			ts.Fatalf("%s: not well-formed XML: %v", args[0], err)
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			if depth == 0 {
+				roots++
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+		case xml.CharData:
+			if depth == 0 && len(strings.TrimSpace(string(tok))) > 0 {
+				ts.Fatalf("%s: text outside the root element", args[0])
+			}
+		}
+	}
+	if roots != 1 {
+		ts.Fatalf("%s: %d root elements, want 1", args[0], roots)
+	}
 }
 
 // cmdSigterm is "sigterm": it sends SIGTERM to every background command still running
