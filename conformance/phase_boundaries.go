@@ -3,9 +3,11 @@ package conformance
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"sync"
 
 	"github.com/eipconform/eipconform/fixtures"
 	"github.com/eipconform/eipconform/internal/rpc"
@@ -166,9 +168,49 @@ func runBoundaries(ctx context.Context, s *session) error {
 		index++
 	}
 	return s.forEachOp(ctx, PhaseBoundaries, func(ctx context.Context, op *spec.Operation) error {
-		f := fixtures[op.Action]
+		cases := op.Cases()
+		if !independentCases(op) || s.opts.Workers == 1 {
+			return s.boundaryCases(ctx, op, fixtures[op.Action], cases)
+		}
+		// Cases that share no resource run on all workers, each with its own fixture.
+		var wg sync.WaitGroup
+		errs := make([]error, s.opts.Workers)
+		for w := range s.opts.Workers {
+			var mine []spec.Case
+			for i := w; i < len(cases); i += s.opts.Workers {
+				mine = append(mine, cases[i])
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[w] = s.boundaryCases(ctx, op, s.newFixture(PhaseBoundaries, index+w), mine)
+			}()
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	})
+}
+
+// independentCases reports whether op's boundary cases can run concurrently: read-only
+// operations, and operations that act on no resource of the fixture (no required
+// AllocationId or InstanceId), whose accepted cases the fixture undoes one by one.
+func independentCases(op *spec.Operation) bool {
+	if !op.Mutates {
+		return true
+	}
+	for _, name := range []string{"AllocationId", "InstanceId"} {
+		if p := op.Parameter(name); p != nil && p.Required {
+			return false
+		}
+	}
+	return true
+}
+
+// boundaryCases sends cases one after another on fixture f.
+func (s *session) boundaryCases(ctx context.Context, op *spec.Operation, f *fixture, cases []spec.Case) error {
+	{
 		f.prepare(ctx, op)
-		for _, c := range op.Cases() {
+		for _, c := range cases {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -190,7 +232,7 @@ func runBoundaries(ctx context.Context, s *session) error {
 			f.restore(ctx, op, params, resp)
 		}
 		return nil
-	})
+	}
 }
 
 // runExamples sends the documents' sample requests (fixtures/), in the run's world, in an

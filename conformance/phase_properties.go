@@ -414,10 +414,13 @@ func breakCases(op *spec.Operation, rng *rand.Rand) []*breakCase {
 	byRule := map[string][]*breakCase{}
 	var rules []string
 	for _, c := range op.Cases() {
-		if c.Intent != spec.Violated || c.Want.Outcome != spec.Reject || onlyViolated(c.Want) != c.Rule || buysSubscription(op, c.Params) {
+		// Keyed on the rule the case breaks, which is not always the rule it was built for:
+		// Period=2147483647 is filed under Period.type but breaks only Period.enum.
+		broken := onlyViolated(c.Want)
+		if c.Want.Outcome != spec.Reject || broken == "" || buysSubscription(op, c.Params) {
 			continue
 		}
-		r := op.Rule(c.Rule)
+		r := op.Rule(broken)
 		if r == nil || r.Auth || slices.Contains(r.Params, rpc.ParamAction) {
 			continue
 		}
@@ -428,10 +431,10 @@ func breakCases(op *spec.Operation, rng *rand.Rand) []*breakCase {
 				touched = append(touched, top)
 			}
 		}
-		if _, ok := byRule[c.Rule]; !ok {
-			rules = append(rules, c.Rule)
+		if _, ok := byRule[broken]; !ok {
+			rules = append(rules, broken)
 		}
-		byRule[c.Rule] = append(byRule[c.Rule], &breakCase{c: c, rule: r, touched: touched})
+		byRule[broken] = append(byRule[broken], &breakCase{c: c, rule: r, touched: touched})
 	}
 	rng.Shuffle(len(rules), func(i, j int) { rules[i], rules[j] = rules[j], rules[i] })
 	lists := make([][]*breakCase, len(rules))

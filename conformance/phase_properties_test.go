@@ -100,3 +100,28 @@ func TestPropertiesCatchBrokenEndpoints(t *testing.T) {
 		})
 	}
 }
+
+// TestPropertiesBreakEveryRuleAlone guards breakCases' keying: a rule reachable alone only
+// through a case filed under another rule (DescribeEipMonitorData's Period.enum, broken
+// alone by Period=2147483647, a Period.type case) must still be broken by the
+// one-rule-broken property. An endpoint that accepts any Period is caught.
+func TestPropertiesBreakEveryRuleAlone(t *testing.T) {
+	op := spec.Default().Operation("DescribeEipMonitorData")
+	anyPeriod := mangled{in: func(method string, p url.Values) {
+		if p.Get("Action") == op.Action && p.Get("Period") != "" {
+			if r := op.Evaluate(url.Values{"Action": {op.Action}, "Period": {p.Get("Period")}}, spec.Options{}); r.Outcome == spec.Reject {
+				if res, ok := r.Broken("Period.enum"); ok && res == spec.Violated {
+					p.Set("Period", op.Parameter("Period").Default) // accept any Period: answer as for the default
+					signAgain(method, p)
+				}
+			}
+		}
+	}}
+	target := embedded(t, emulator.Options{})
+	target.Handler = anyPeriod.wrap(target.Handler)
+	rep := checkPhase(t, target, conformance.Options{Only: []string{op.Action + "/" + conformance.PhaseProperties}, Cases: 100})
+	if !(found{op.Action, conformance.CheckOneRuleBroken}).in(rep, conformance.PhaseProperties) {
+		t.Errorf("an endpoint accepting any Period was not caught by %s/%s; violations: %v%s",
+			conformance.PhaseProperties, conformance.CheckOneRuleBroken, countViolations(rep), dumpViolations(rep))
+	}
+}
