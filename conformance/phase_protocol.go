@@ -802,13 +802,7 @@ func (s *session) sendRaw(ctx context.Context, r *request, query, form url.Value
 		hc = http.DefaultClient
 	}
 	hr, err := hc.Do(req)
-	s.mu.Lock()
-	s.sent++
-	n := s.sent
-	s.mu.Unlock()
-	if s.opts.Progress != nil && n%50 == 0 {
-		s.opts.Progress(n, r.phase)
-	}
+	s.counted(r.phase)
 	var data []byte
 	if err == nil {
 		defer hr.Body.Close()

@@ -172,13 +172,7 @@ func (s *session) send(ctx context.Context, r *request) (*rpc.Response, error) {
 		c.Method = r.method
 	}
 	resp, err := c.Do(ctx, r.params)
-	s.mu.Lock()
-	s.sent++
-	n := s.sent
-	s.mu.Unlock()
-	if s.opts.Progress != nil && n%50 == 0 {
-		s.opts.Progress(n, r.phase)
-	}
+	s.counted(r.phase)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -195,6 +189,17 @@ func (s *session) send(ctx context.Context, r *request) (*rpc.Response, error) {
 	}
 	s.track(r.op, resp)
 	return resp, nil
+}
+
+// counted counts a sent request and reports progress now and then.
+func (s *session) counted(phase string) {
+	s.mu.Lock()
+	s.sent++
+	n := s.sent
+	s.mu.Unlock()
+	if s.opts.Progress != nil && n%50 == 0 {
+		s.opts.Progress(n, phase)
+	}
 }
 
 // track records resources the run created, for the janitor.
