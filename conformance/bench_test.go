@@ -1,7 +1,6 @@
 package conformance_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/eipconform/eipconform/conformance"
 	"github.com/eipconform/eipconform/emulator"
+	"github.com/eipconform/eipconform/internal/loadgen"
 	"github.com/eipconform/eipconform/internal/rpc"
 	"github.com/eipconform/eipconform/spec"
 )
@@ -250,14 +250,12 @@ func BenchmarkRawCapacity(b *testing.B) {
 			b.Errorf("more than %d parallel clients", maxClients)
 			return
 		}
-		conn, err := net.Dial("tcp", addr)
+		conn, err := loadgen.Dial(addr)
 		if err != nil {
 			b.Error(err)
 			return
 		}
 		defer conn.Close()
-		br := bufio.NewReaderSize(conn, 16<<10)
-		bw := bufio.NewWriterSize(conn, 16<<10)
 		var buf bytes.Buffer
 		replay := strconv.FormatInt(n, 10)
 		var local, localSame int64
@@ -273,24 +271,13 @@ func BenchmarkRawCapacity(b *testing.B) {
 			}
 			buf.Reset()
 			reqs[j].wire(&buf, replay, fmt.Sprintf("replay-%d-%d", n, i), time.Now())
-			bw.Write(buf.Bytes())
-			if err := bw.Flush(); err != nil {
-				b.Error(err)
-				return
-			}
-			resp, err := http.ReadResponse(br, &http.Request{Method: reqs[j].method})
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, err = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+			status, _, err := conn.Send(reqs[j].method, buf.Bytes())
 			if err != nil {
 				b.Error(err)
 				return
 			}
 			local++
-			if resp.StatusCode == reqs[j].status {
+			if status == reqs[j].status {
 				localSame++
 			}
 		}

@@ -1,12 +1,10 @@
 package emulator_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eipconform/eipconform/emulator"
+	"github.com/eipconform/eipconform/internal/loadgen"
 	"github.com/eipconform/eipconform/internal/rpc"
 	"github.com/eipconform/eipconform/spec"
 )
@@ -199,26 +198,11 @@ func BenchmarkHandlerAllocateRelease(b *testing.B) {
 // its own EIP on its own instance. Client and server share the machine's cores.
 func BenchmarkLoopbackMixed(b *testing.B) {
 	const maxClients = 256
-	w := emulator.DefaultWorld()
-	w.Regions[0].EipQuota = maxClients
-	for i := range maxClients {
-		w.Instances = append(w.Instances, emulator.Instance{ID: fmt.Sprintf("i-bench-%d", i), RegionID: "cn-hangzhou", Status: emulator.StatusRunning, VPC: true, InternetMaxBandwidthOut: 5})
-	}
-	srv, err := emulator.New(emulator.Options{World: &w})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln)
-	defer hs.Close()
+	addr := loopbackEmulator(b, maxClients)
 	tr := &http.Transport{MaxIdleConns: maxClients, MaxIdleConnsPerHost: maxClients, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	sig := spec.Default().Signature
-	client := &rpc.Client{Endpoint: "http://" + ln.Addr().String(), AccessKeyID: sig.ExampleAccessKeyID, AccessKeySecret: sig.ExampleAccessKeySecret,
+	client := &rpc.Client{Endpoint: "http://" + addr, AccessKeyID: sig.ExampleAccessKeyID, AccessKeySecret: sig.ExampleAccessKeySecret,
 		HTTP: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 	var clients, requests atomic.Int64
 	b.SetParallelism(4)
@@ -230,7 +214,7 @@ func BenchmarkLoopbackMixed(b *testing.B) {
 			b.Errorf("more than %d parallel clients", maxClients)
 			return
 		}
-		instance := fmt.Sprintf("i-bench-%d", n)
+		instance := benchInstance(n)
 		var id, ip string
 		ctx := context.Background()
 		for i := 0; pb.Next(); i++ {
@@ -265,22 +249,7 @@ func BenchmarkLoopbackMixed(b *testing.B) {
 // Every request is still signed with a fresh nonce and a current timestamp.
 func BenchmarkLoopbackMixedRaw(b *testing.B) {
 	const maxClients = 256
-	w := emulator.DefaultWorld()
-	w.Regions[0].EipQuota = maxClients
-	for i := range maxClients {
-		w.Instances = append(w.Instances, emulator.Instance{ID: fmt.Sprintf("i-raw-%d", i), RegionID: "cn-hangzhou", Status: emulator.StatusRunning, VPC: true, InternetMaxBandwidthOut: 5})
-	}
-	srv, err := emulator.New(emulator.Options{World: &w})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln)
-	defer hs.Close()
+	addr := loopbackEmulator(b, maxClients)
 	sig := spec.Default().Signature
 	s := &signer{id: sig.ExampleAccessKeyID, secret: sig.ExampleAccessKeySecret, now: time.Now}
 	var clients, requests atomic.Int64
@@ -293,32 +262,18 @@ func BenchmarkLoopbackMixedRaw(b *testing.B) {
 			b.Errorf("more than %d parallel clients", maxClients)
 			return
 		}
-		conn, err := net.Dial("tcp", ln.Addr().String())
+		conn, err := loadgen.Dial(addr)
 		if err != nil {
 			b.Error(err)
 			return
 		}
 		defer conn.Close()
-		br := bufio.NewReaderSize(conn, 16<<10)
-		bw := bufio.NewWriterSize(conn, 8<<10)
-		instance := fmt.Sprintf("i-raw-%d", n)
+		instance := benchInstance(n)
 		var id, ip string
 		for i := 0; pb.Next(); i++ {
-			body := rpc.EncodeForm(s.sign(http.MethodPost, mixedStep(i, id, ip, instance)))
-			fmt.Fprintf(bw, "POST / HTTP/1.1\r\nHost: emulator\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s", rpc.FormContentType, len(body), body)
-			if err := bw.Flush(); err != nil {
-				b.Error(err)
-				return
-			}
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			data, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil || resp.StatusCode != http.StatusOK {
-				b.Errorf("client %d step %d: %d %s (%v)", n, i%6, resp.StatusCode, data, err)
+			status, data, err := conn.PostForm(rpc.EncodeForm(s.sign(http.MethodPost, mixedStep(i, id, ip, instance))))
+			if err != nil || status != http.StatusOK {
+				b.Errorf("client %d step %d: %d %s (%v)", n, i%6, status, data, err)
 				return
 			}
 			if i%6 == 0 {
@@ -334,4 +289,26 @@ func BenchmarkLoopbackMixedRaw(b *testing.B) {
 	})
 	b.StopTimer()
 	reportRate(b, int(requests.Load()))
+}
+
+// benchInstance names the instance load client n cycles its EIP on.
+func benchInstance(n int64) string { return fmt.Sprintf("i-bench-%d", n) }
+
+// loopbackEmulator serves, on a real http.Server on 127.0.0.1, an emulator whose world has
+// one Running instance per load client and a quota for one EIP each; it returns host:port.
+func loopbackEmulator(b *testing.B, clients int) string {
+	b.Helper()
+	w := emulator.DefaultWorld()
+	w.Regions[0].EipQuota = clients
+	for i := range clients {
+		w.Instances = append(w.Instances, emulator.Instance{ID: benchInstance(int64(i)), RegionID: w.Regions[0].ID,
+			Status: emulator.StatusRunning, VPC: true, InternetMaxBandwidthOut: 5})
+	}
+	srv, _ := benchServer(b, emulator.Options{World: &w})
+	addr, stop, err := loadgen.Serve(srv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(stop)
+	return addr
 }
