@@ -3,7 +3,6 @@ package conformance
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"path"
@@ -91,7 +90,7 @@ func (s *session) judge(r *request, resp *rpc.Response, v spec.Verdict) (map[str
 		schema := op.SuccessSchema().Value
 		// resp.Format is what the Content-Type names, else what was asked for: a Content-Type
 		// that names no format is the format check's violation, not a reason to misread.
-		_, val, err := rpc.DecodeSuccess(resp.Format, resp.Body, schema)
+		val, data, err := resp.Success(schema)
 		if err != nil {
 			fail(CheckSchema, "the success body does not decode", err.Error(), "a "+string(resp.Format)+" body of the response schema")
 			return nil, false
@@ -102,7 +101,7 @@ func (s *session) judge(r *request, resp *rpc.Response, v spec.Verdict) (map[str
 		} else {
 			s.pass(r, CheckRequestID)
 		}
-		if err := s.validateResponse(op, resp.Status, val); err != nil {
+		if err := s.validateResponse(op, resp.Status, data); err != nil {
 			fail(CheckSchema, "the success body does not match the response schema", err.Error(), "the schema of "+op.Action+"'s 200 response")
 		} else {
 			s.pass(r, CheckSchema)
@@ -178,13 +177,9 @@ func isStateError(op *spec.Operation, status int, code string) bool {
 	return false
 }
 
-// validateResponse validates a decoded success body with openapi3filter.ValidateResponse;
+// validateResponse validates a success body, as JSON, with openapi3filter.ValidateResponse;
 // XML bodies are validated in their decoded (JSON) form against the same schema.
-func (s *session) validateResponse(op *spec.Operation, status int, value any) error {
-	data, err := json.Marshal(value)
-	if err != nil {
-		return err
-	}
+func (s *session) validateResponse(op *spec.Operation, status int, data []byte) error {
 	p, o := op.OpenAPI()
 	doc := s.spec.OpenAPI()
 	req, _ := http.NewRequest(http.MethodGet, path.Clean("/"+p), nil)

@@ -72,11 +72,10 @@ func (f *fixture) allocate(ctx context.Context) bool {
 
 // decodeJSON returns a success body as JSON whatever its format.
 func decodeJSON(resp *rpc.Response, op *spec.Operation) []byte {
-	_, v, err := rpc.DecodeSuccess(resp.Format, resp.Body, op.SuccessSchema().Value)
+	_, b, err := resp.Success(op.SuccessSchema().Value)
 	if err != nil {
 		return nil
 	}
-	b, _ := json.Marshal(v)
 	return b
 }
 

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -157,17 +158,17 @@ func (s *session) testParameters() *gopter.TestParameters {
 
 // checkValid runs the "valid" property for op.
 func (s *session) checkValid(ctx context.Context, op *spec.Operation, f *fixture, g *draftGen) error {
-	keep := func(d draft) bool { return s.acceptable(op, d.values()) }
+	keep := func(d draft) bool { return g.acceptable(d.values()) }
 	try := func(d draft, silent bool, counter string) attempt {
 		params := f.place(op, d.values())
-		if !s.acceptable(op, params) {
+		if !g.acceptable(params) {
 			// Not an input of the property (the sieve keeps these out). It passes rather than
 			// being undecided: gopter's shrinking takes anything but a success for a failure.
 			return attempt{ok: true}
 		}
 		r := &request{op: op, phase: PhaseProperties, name: "random valid request", params: params,
 			allowState: true, silent: silent, counter: counter}
-		return s.tryProperty(ctx, f, r, op.Evaluate(params, spec.Options{}))
+		return s.tryProperty(ctx, f, r, g.verdict(params))
 	}
 	property := prop.ForAll(func(d draft) *gopter.PropResult {
 		return try(d, true, "").result()
@@ -179,12 +180,6 @@ func (s *session) checkValid(ctx context.Context, op *spec.Operation, f *fixture
 	}, "a 2xx answer, or an error of one of "+op.Action+"'s state rules, with every response check passing")
 }
 
-// acceptable reports whether the oracle accepts params and sending them buys nothing that no
-// API call can release.
-func (s *session) acceptable(op *spec.Operation, params url.Values) bool {
-	return op.Evaluate(params, spec.Options{}).Outcome == spec.Accept && !buysSubscription(op, params)
-}
-
 // checkOneRuleBroken runs the "one-rule-broken" property for op.
 func (s *session) checkOneRuleBroken(ctx context.Context, op *spec.Operation, f *fixture, g *draftGen) error {
 	cases := breakCases(op, rand.New(rand.NewSource(s.opts.Seed)))
@@ -193,7 +188,7 @@ func (s *session) checkOneRuleBroken(ctx context.Context, op *spec.Operation, f 
 		return nil
 	}
 	brokenOne := func(b broken, params url.Values) (spec.Verdict, bool) {
-		v := op.Evaluate(params, spec.Options{})
+		v := g.verdict(params)
 		return v, v.Outcome == spec.Reject && onlyViolated(v) == b.bc.rule.ID && !buysSubscription(op, params)
 	}
 	keep := func(b broken) bool {
@@ -488,6 +483,38 @@ type draftGen struct {
 	op     *spec.Operation
 	base   url.Values
 	params []paramGen
+
+	mu       sync.Mutex
+	verdicts map[string]spec.Verdict // verdict's memory, by the encoded parameters
+}
+
+// verdictMemory bounds draftGen's memory of verdicts; it is forgotten whole when full.
+const verdictMemory = 1024
+
+// verdict is the oracle's verdict for params. It is remembered: gopter's sieve, the
+// property and the repairs ask about the same parameters several times per input.
+func (g *draftGen) verdict(params url.Values) spec.Verdict {
+	key := rpc.EncodeForm(params)
+	g.mu.Lock()
+	v, ok := g.verdicts[key]
+	g.mu.Unlock()
+	if ok {
+		return v
+	}
+	v = g.op.Evaluate(params, spec.Options{})
+	g.mu.Lock()
+	if len(g.verdicts) >= verdictMemory {
+		clear(g.verdicts)
+	}
+	g.verdicts[key] = v
+	g.mu.Unlock()
+	return v
+}
+
+// acceptable reports whether the oracle accepts params and sending them buys nothing that no
+// API call can release.
+func (g *draftGen) acceptable(params url.Values) bool {
+	return g.verdict(params).Outcome == spec.Accept && !buysSubscription(g.op, params)
 }
 
 // paramGen generates one parameter's values.
@@ -499,7 +526,7 @@ type paramGen struct {
 }
 
 func newDraftGen(s *session, op *spec.Operation, base time.Time) *draftGen {
-	g := &draftGen{op: op, base: url.Values{rpc.ParamAction: {op.Action}, rpc.ParamVersion: {op.Version}}}
+	g := &draftGen{op: op, base: url.Values{rpc.ParamAction: {op.Action}, rpc.ParamVersion: {op.Version}}, verdicts: map[string]spec.Verdict{}}
 	for _, p := range op.Parameters {
 		if p.Common && p.Name != rpc.ParamFormat {
 			continue // Action and Version are fixed; the client adds the signature parameters
@@ -577,7 +604,7 @@ func (g *draftGen) drawKept(rng *rand.Rand, keep func(draft) bool) draft {
 func (g *draftGen) repair(d draft) draft {
 	for range 8 {
 		params := d.values()
-		v := g.op.Evaluate(params, spec.Options{})
+		v := g.verdict(params)
 		var names []string
 		for _, f := range v.Findings {
 			if r := g.op.Rule(f.Rule); r != nil {

@@ -207,7 +207,7 @@ func (s *session) track(op *spec.Operation, resp *rpc.Response) {
 	if op.Action != "AllocateEipAddress" || resp.Status != http.StatusOK {
 		return
 	}
-	_, v, err := rpc.DecodeSuccess(resp.Format, resp.Body, op.SuccessSchema().Value)
+	v, _, err := resp.Success(op.SuccessSchema().Value)
 	if err != nil {
 		return
 	}
@@ -255,9 +255,8 @@ func (s *session) cleanup() {
 				EipAddress []struct{ Status, InstanceId, InstanceType, ChargeType string }
 			}
 		}
-		_, v, err := rpc.DecodeSuccess(resp.Format, resp.Body, describe.SuccessSchema().Value)
+		_, b, err := resp.Success(describe.SuccessSchema().Value)
 		if err == nil {
-			b, _ := json.Marshal(v)
 			err = json.Unmarshal(b, &d)
 		}
 		if err != nil {

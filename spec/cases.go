@@ -35,7 +35,21 @@ type Case struct {
 //	for _, c := range spec.Default().Operation("AllocateEipAddress").Cases() {
 //		send(c.Params) // and judge the answer with c.Want.Judge
 //	}
+//
+// The enumeration is made once per operation; every call returns a copy of it that the
+// caller may change.
 func (op *Operation) Cases() []Case {
+	op.cases.once.Do(func() { op.cases.list = op.enumerateCases() })
+	out := make([]Case, len(op.cases.list))
+	for i, c := range op.cases.list {
+		c.Params = cloneValues(c.Params)
+		out[i] = c
+	}
+	return out
+}
+
+// enumerateCases makes Cases' list.
+func (op *Operation) enumerateCases() []Case {
 	var out []Case
 	seen := map[string]bool{}
 	for _, r := range op.Rules {
@@ -566,4 +580,13 @@ var patternSamples = []struct{ label, value string }{
 	{"ipv4-three-octets", "192.0.2"},
 	{"ipv4-leading-zero", "192.0.2.01"},
 	{"ipv4-masked", "192.0.XX.XX"},
+}
+
+// cloneValues copies v and its value slices.
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
 }

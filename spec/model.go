@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 )
@@ -126,6 +127,10 @@ type Operation struct {
 	op     *openapi3.Operation
 	path   string
 	params map[string]*Parameter
+	cases  struct { // Cases' enumeration, made once
+		once sync.Once
+		list []Case
+	}
 }
 
 // Parameter returns the named parameter, or nil.

@@ -4,13 +4,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/eipconform/eipconform/spec"
 )
@@ -61,6 +65,34 @@ type Response struct {
 	// Params are the parameters as sent, signature included (the secret never is), for
 	// failure messages and reproducing the request.
 	Params url.Values
+
+	success struct { // Success's result, computed once
+		once  sync.Once
+		value any
+		json  []byte
+		err   error
+	}
+}
+
+// Success decodes the body as a success body of schema (DecodeSuccess, in the response's
+// Format) and returns the value and the body as JSON: the body itself when it is JSON, the
+// value marshalled when it is XML. It decodes once; later calls return the first call's
+// result, whatever their schema, so pass the operation's 200 schema every time.
+//
+//	v, data, err := resp.Success(op.SuccessSchema().Value)
+func (r *Response) Success(schema *openapi3.Schema) (value any, jsonBody []byte, err error) {
+	s := &r.success
+	s.once.Do(func() {
+		_, s.value, s.err = DecodeSuccess(r.Format, r.Body, schema)
+		switch {
+		case s.err != nil:
+		case r.Format == XML:
+			s.json, s.err = json.Marshal(s.value)
+		default:
+			s.json = r.Body
+		}
+	})
+	return s.value, s.json, s.err
 }
 
 // Do completes params with the common parameters and sends them. It adds Format (the spec's
