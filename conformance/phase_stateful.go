@@ -7,6 +7,7 @@ import (
 	crand "crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand"
@@ -15,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -81,6 +83,7 @@ const unfamiliarIP = "192.0.2.0"
 const (
 	statefulSteps     = 20  // commands per sequence at most
 	statefulMaxLive   = 5   // live EIPs per sequence at most (and half the region's quota)
+	statefulMinLive   = 3   // ... and at least, when lanes share the quota
 	statefulShrinks   = 50  // accepted shrinks per property at most
 	statefulShrinkRun = 120 // sequences run while shrinking one property at most
 )
@@ -119,16 +122,59 @@ func runStateful(ctx context.Context, s *session) error {
 		return nil
 	}
 	defer t.flush()
-	for i := range statefulProperties {
-		if err := t.check(&statefulProperties[i]); err != nil {
-			return err
-		}
-		if t.dead != "" {
-			s.rep.Notes = append(s.rep.Notes, "stateful: "+t.dead)
-			break
-		}
+	lanes := t.lanes()
+	errs := make([]error, len(lanes))
+	var wg sync.WaitGroup
+	for i, ln := range lanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, p := range ln.props {
+				if errs[i] = ln.check(p); errs[i] != nil || ln.sh.halted() {
+					return
+				}
+			}
+		}()
 	}
-	return nil
+	wg.Wait()
+	for _, ln := range lanes {
+		s.rep.Notes = append(s.rep.Notes, ln.notes...)
+	}
+	if dead, _ := t.sh.state(); dead != "" {
+		s.rep.Notes = append(s.rep.Notes, "stateful: "+dead)
+	}
+	return errors.Join(errs...)
+}
+
+// lanes splits the phase into lanes that run at once, at most Options.Workers and as many as
+// leave each lane statefulMinLive live EIPs: lane i checks properties i, i+n, ... in turn,
+// with its own share of the instances that accepted an EIP and of the region's quota, so
+// that no lane's EIP can take an instance another lane's model counts on. What lanes do share, the region's listings, is kept consistent by the listing
+// lock (see statefulShared).
+func (t *statefulRun) lanes() []*statefulRun {
+	n := min(t.s.opts.Workers, len(statefulProperties))
+	if len(t.pool) > 0 {
+		n = min(n, len(t.pool))
+	}
+	for n > 1 && t.room/n < statefulMinLive {
+		n--
+	}
+	n = max(1, n)
+	out := make([]*statefulRun, n)
+	for i := range out {
+		ln := *t
+		ln.lane = i
+		ln.cap = min(t.cap, max(1, t.room/n))
+		ln.pool = nil
+		for j := i; j < len(t.pool); j += n {
+			ln.pool = append(ln.pool, t.pool[j])
+		}
+		for j := i; j < len(statefulProperties); j += n {
+			ln.props = append(ln.props, &statefulProperties[j])
+		}
+		out[i] = &ln
+	}
+	return out
 }
 
 // seqKind is what a command does.
@@ -175,9 +221,10 @@ type statefulRun struct {
 	alloc, assoc, unassoc, modify, describe, release, monitor, ecs *spec.Operation
 
 	cap       int    // live EIPs per sequence at most
+	room      int    // live EIPs the region's quota leaves for the phase
 	sequences int    // sequences per property
 	nonce     string // makes ClientTokens unique to the run
-	drivers   int    // sequences run so far (ClientTokens unique to the sequence)
+	sh        *statefulShared
 
 	pool      []string                    // instances that accepted an EIP when probed
 	assocBad  []string                    // instances AssociateEipAddress must refuse
@@ -186,7 +233,6 @@ type statefulRun struct {
 	ecsBad    []string                    // instances AllocatePublicIpAddress must refuse
 	ecsErrs   map[string][]spec.StateKind // ... and the errors it may give for each
 	unknown   string                      // an InstanceId that names nothing
-	gone      map[string]bool             // AllocationIds the phase released (and saw no allocation bring back)
 
 	chargeType       string // InstanceChargeType's default (PostPaid)
 	internetDefault  string
@@ -200,17 +246,103 @@ type statefulRun struct {
 	timeLayout       string
 	formats          []string
 
-	// The property being checked.
+	// The lane: its number, properties and sequences so far (ClientTokens are unique to the
+	// lane and sequence), and the property being checked.
+	lane        int
+	props       []*statefulProperty
+	drivers     int
+	notes       []string
 	first, last *seqDriver // first and last failing sequences
 	shrinkRuns  int
-	dead        string // why the phase stopped sending (transport failure, no baseline)
-	err         error  // the context's error, when cancelled
+}
+
+// statefulShared is what the phase's lanes share: what the phase did to the region, and why
+// it stopped.
+//
+// The listing lock keeps the region's listings consistent while lanes run at once: commands
+// that list the region (every page, by Status, the count after a repeated ClientToken) and
+// re-allocations by IpAddress hold it exclusively, every other command holds it shared. So
+// no EIP is created, released or changed while a lane lists the region, and no address is
+// handed out while a lane asks for one back. A listing then holds the EIPs that are not the
+// phase's (counted once, when the phase starts: the baseline), the sequence's own (which its
+// model predicts) and those of the phase's other sequences (known by AllocationId, and
+// counted as listed: another lane's model is not this lane's business).
+type statefulShared struct {
+	listing sync.RWMutex
+
+	mu       sync.Mutex
+	ids      map[string]bool   // every AllocationId an allocation of the phase returned
+	addrs    map[string]string // ... and the address it came with, where one did
+	gone     map[string]bool   // AllocationIds the phase released (and saw no allocation bring back)
+	ecsAddrs map[string]bool   // addresses AllocatePublicIpAddress gave the phase
+	dead     string            // why the phase stopped sending (transport failure, no baseline)
+	err      error             // the context's error, when cancelled
+
+	// The baseline: EIPs in the region that are not the phase's, in all and per Status
+	// (read-only once the lanes run).
+	base struct {
+		total  int
+		status map[string]int
+	}
+}
+
+// stop records why the phase stops sending; the first reason stays.
+func (sh *statefulShared) stop(dead string, err error) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.dead == "" && sh.err == nil {
+		sh.dead, sh.err = dead, err
+	}
+}
+
+// state returns why the phase stopped, if it did.
+func (sh *statefulShared) state() (dead string, err error) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.dead, sh.err
+}
+
+func (sh *statefulShared) halted() bool {
+	dead, err := sh.state()
+	return dead != "" || err != nil
+}
+
+// allocated notes the AllocationId and address an allocation returned.
+func (sh *statefulShared) allocated(id, ip string) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.ids[id] = true
+	delete(sh.gone, id)
+	if ip != "" {
+		sh.addrs[id] = ip
+	}
+}
+
+// publicIP notes an address AllocatePublicIpAddress gave an instance.
+func (sh *statefulShared) publicIP(ip string) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.ecsAddrs[ip] = true
+}
+
+// held reports whether a live EIP of the phase, or an instance's public IP, holds an address:
+// asked with the listing lock held, so no allocation or release is under way.
+func (sh *statefulShared) held(ip string) bool {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for id, a := range sh.addrs {
+		if a == ip && !sh.gone[id] {
+			return true
+		}
+	}
+	return sh.ecsAddrs[ip]
 }
 
 // newStatefulRun reads the spec, sizes the phase under the region's quota and probes the
 // world's instances. A non-empty why means the phase is skipped.
 func newStatefulRun(ctx context.Context, s *session) (*statefulRun, string, error) {
-	t := &statefulRun{s: s, ctx: ctx, gone: map[string]bool{}, assocErrs: map[string][]spec.StateKind{}, ecsErrs: map[string][]spec.StateKind{}, meteringMax: map[string]int64{}}
+	t := &statefulRun{s: s, ctx: ctx, assocErrs: map[string][]spec.StateKind{}, ecsErrs: map[string][]spec.StateKind{}, meteringMax: map[string]int64{},
+		sh: &statefulShared{ids: map[string]bool{}, addrs: map[string]string{}, gone: map[string]bool{}, ecsAddrs: map[string]bool{}}}
 	t.quiet = &session{spec: s.spec, target: s.target, opts: s.opts, world: s.world, region: s.region, clients: s.clients, limiter: s.limiter, rep: newReport(s.opts.Seed, s.target, s.opts)}
 	for _, x := range []struct {
 		op     **spec.Operation
@@ -246,21 +378,60 @@ func newStatefulRun(ctx context.Context, s *session) (*statefulRun, string, erro
 	}
 	d := &seqDriver{t: t}
 	total, ok := d.count(url.Values{})
-	if t.err != nil {
-		return nil, "", t.err
+	if _, err := t.sh.state(); err != nil {
+		return nil, "", err
 	}
 	if !ok {
 		return t, "DescribeEipAddresses did not answer with a TotalCount, which the phase counts from", nil
 	}
-	t.cap = min(statefulMaxLive, region.EipQuota/2, region.EipQuota-total)
+	t.room = min(region.EipQuota/2, region.EipQuota-total)
+	t.cap = min(statefulMaxLive, t.room)
 	if t.cap < 1 {
 		return t, fmt.Sprintf("region %s: its EIP quota (%d, %d in use) leaves no room for the phase's EIPs", s.region, region.EipQuota, total), nil
 	}
-	if why := t.probe(); why != "" || t.err != nil {
-		return t, why, t.err
+	if why := t.probe(); why != "" {
+		return t, why, nil
+	}
+	if _, err := t.sh.state(); err != nil {
+		return nil, "", err
 	}
 	t.instances()
+	if why := t.baseline(); why != "" {
+		return t, why, nil
+	}
+	if _, err := t.sh.state(); err != nil {
+		return nil, "", err
+	}
 	return t, "", nil
+}
+
+// baseline counts the region's EIPs that are not the phase's, in all and per Status: every
+// page of each listing, less the phase's own (the probe's, if a released EIP lingers).
+func (t *statefulRun) baseline() string {
+	d := &seqDriver{t: t}
+	t.sh.base.status = map[string]int{}
+	for _, st := range []string{"", eipAvailable, eipInUse} {
+		filter := url.Values{}
+		if st != "" {
+			filter.Set("Status", st)
+		}
+		obs := &seqObservation{}
+		d.allPages(obs, filter, t.pageMax, "", t.room*2, "baseline: count EIPs")
+		if len(obs.pages) == 0 || slices.Contains(obs.decoded, false) {
+			if dead, _ := t.sh.state(); dead != "" {
+				return dead
+			}
+			return "DescribeEipAddresses did not answer with a TotalCount, which the phase counts from"
+		}
+		others, _ := d.phaseListed(obs)
+		n := obs.pages[0].TotalCount - others
+		if st == "" {
+			t.sh.base.total = n
+		} else {
+			t.sh.base.status[st] = n
+		}
+	}
+	return ""
 }
 
 // readSpec reads what the model needs from the contract: every state rule it expects, the
@@ -373,13 +544,15 @@ func (t *statefulRun) probe() string {
 	d := &seqDriver{t: t}
 	x := d.call(t.alloc, t.base(t.alloc), "setup: allocate an EIP to probe instances with")
 	if x == nil {
-		return t.dead
+		dead, _ := t.sh.state()
+		return dead
 	}
-	var a struct{ AllocationId string }
+	var a struct{ AllocationId, EipAddress string }
 	if x.resp.Status != http.StatusOK || json.Unmarshal(decodeJSON(x.resp, t.alloc), &a) != nil || a.AllocationId == "" {
 		return fmt.Sprintf("AllocateEipAddress failed during setup (%d %s)", x.resp.Status, seqErrCode(x))
 	}
 	id := a.AllocationId
+	t.sh.allocated(id, a.EipAddress)
 	var blocked []string
 	hasEip := t.assoc.StateRule(spec.StateInstanceHasEip).Error
 	for _, in := range candidates {
@@ -388,7 +561,8 @@ func (t *statefulRun) probe() string {
 		p.Set("InstanceId", in)
 		x := d.call(t.assoc, p, "setup: probe "+in)
 		if x == nil {
-			return t.dead
+			dead, _ := t.sh.state()
+			return dead
 		}
 		switch {
 		case x.resp.Status == http.StatusOK:
@@ -505,21 +679,21 @@ func (t *statefulRun) check(p *statefulProperty) error {
 		GenCommandFunc:  func(st commands.State) gopter.Gen { return t.genStep(p, st.(*seqModel)) },
 	}
 	res := commands.Prop(cmds).Check(params)
-	if t.err != nil {
-		return t.err
+	if _, err := t.sh.state(); err != nil {
+		return err
 	}
 	switch res.Status {
 	case gopter.TestFailed:
 	case gopter.TestError:
 		return fmt.Errorf("stateful: property %s: %v\n%s", p.name, res.Error, res.ErrorStack)
 	case gopter.TestExhausted:
-		t.s.rep.Notes = append(t.s.rep.Notes, fmt.Sprintf("stateful: property %s: gave up after %d sequences", p.name, res.Succeeded))
+		t.notes = append(t.notes, fmt.Sprintf("stateful: property %s: gave up after %d sequences", p.name, res.Succeeded))
 		return nil
 	default:
 		return nil
 	}
 	if t.last == nil {
-		t.s.rep.Notes = append(t.s.rep.Notes, fmt.Sprintf("stateful: property %s failed without a failing post-condition: %v", p.name, res.Labels))
+		t.notes = append(t.notes, fmt.Sprintf("stateful: property %s failed without a failing post-condition: %v", p.name, res.Labels))
 		return nil
 	}
 	// Replay the shrunk sequence once, recording.
@@ -535,8 +709,8 @@ func (t *statefulRun) check(p *statefulProperty) error {
 	replay.counter = header + "\n" + search.listing()
 	commands.Replay(replay, &seqModel{}, stepsAsCommands(search.steps)...)
 	replay.cleanup()
-	if t.err != nil {
-		return t.err
+	if _, err := t.sh.state(); err != nil {
+		return err
 	}
 	d, note := replay, ""
 	if d.failAt == 0 {
@@ -602,7 +776,9 @@ func (t *statefulRun) flush() {
 // released notes that the phase released an EIP: the janitor can forget it, and no listing
 // may show it again (unless an allocation brings its AllocationId back).
 func (t *statefulRun) released(id string) {
-	t.gone[id] = true
+	t.sh.mu.Lock()
+	t.sh.gone[id] = true
+	t.sh.mu.Unlock()
 	t.s.forgetEIP(id)
 }
 
@@ -934,15 +1110,16 @@ func (c *seqStep) Run(sut commands.SystemUnderTest) commands.Result {
 	for len(d.ips) < len(next.addrs) {
 		d.ips = append(d.ips, "")
 	}
-	if d.off {
-		obs.skipped = true
-		return obs
-	}
 	if c.eip >= 0 && d.ids[c.eip] == "" {
 		d.off = true // the EIP was never created: the sequence has already failed
+	}
+	if d.off {
+		// d.sent stays the last state the endpoint was sent to, which cleanup goes by: the
+		// model of commands never sent would have it skip a live EIP as released.
 		obs.skipped = true
 		return obs
 	}
+	d.sent = next
 	c.run(d, prev, next, obs)
 	if d.off {
 		obs.skipped = true
@@ -968,6 +1145,10 @@ type seqObservation struct {
 	id, ip  string         // AllocateEipAddress's AllocationId and EipAddress; the ECS address
 	points  int            // DescribeEipMonitorData's points
 	want    int64          // ... and how many the spec requires
+	// For listings, read with the listing lock held: how many listed EIPs are the phase's
+	// other sequences', and which listed ones the phase had released.
+	others int
+	gone   map[string]bool
 }
 
 type seqExchange struct {
@@ -977,6 +1158,16 @@ type seqExchange struct {
 
 func (c *seqStep) run(d *seqDriver, prev, next *seqModel, obs *seqObservation) {
 	t := d.t
+	if c.lists() {
+		t.sh.listing.Lock()
+		defer t.sh.listing.Unlock()
+	} else {
+		t.sh.listing.RLock()
+		defer t.sh.listing.RUnlock()
+	}
+	if c.lists() {
+		defer func() { obs.others, obs.gone = d.phaseListed(obs) }()
+	}
 	do := func(op *spec.Operation, p url.Values) *seqExchange {
 		x := d.call(op, p, c.String())
 		if x != nil {
@@ -1009,15 +1200,15 @@ func (c *seqStep) run(d *seqDriver, prev, next *seqModel, obs *seqObservation) {
 		case c.kind == seqRepeat:
 			p.Set("ClientToken", d.tokens[c.token])
 		case c.fresh:
-			d.tokens = append(d.tokens, fmt.Sprintf("eipconform-%s-%d-%d", t.nonce, d.serial, len(d.tokens)))
+			d.tokens = append(d.tokens, fmt.Sprintf("eipconform-%s-%d-%d-%d", t.nonce, t.lane, d.serial, len(d.tokens)))
 			p.Set("ClientToken", d.tokens[len(d.tokens)-1])
 		}
 		if c.kind == seqReallocate {
 			ip := unfamiliarIP
 			if c.addr >= 0 {
 				ip = d.ips[c.addr]
-				if d.reissued[ip] {
-					d.off = true // a plain allocation got this address back: nothing to predict
+				if prev.addrs[c.addr] < 0 && t.sh.held(ip) {
+					d.off = true // an allocation got this address back: nothing to predict
 					return
 				}
 			}
@@ -1033,7 +1224,6 @@ func (c *seqStep) run(d *seqDriver, prev, next *seqModel, obs *seqObservation) {
 		var a struct{ AllocationId, EipAddress string }
 		if x.resp.Status == http.StatusOK && json.Unmarshal(decodeJSON(x.resp, t.alloc), &a) == nil {
 			obs.id, obs.ip = a.AllocationId, a.EipAddress
-			delete(t.gone, a.AllocationId)
 		}
 		switch k := next.out.created; {
 		case k >= 0 && obs.id != "":
@@ -1052,18 +1242,14 @@ func (c *seqStep) run(d *seqDriver, prev, next *seqModel, obs *seqObservation) {
 			if d.ips[next.eips[k].addr] == "" {
 				d.ips[next.eips[k].addr] = obs.ip
 			}
-			if c.kind == seqAllocate {
-				for i, ip := range d.ips {
-					if i != next.eips[k].addr && ip == obs.ip && next.addrs[i] < 0 {
-						d.reissued[ip] = true
-					}
-				}
-			}
 		case obs.id != "" && !slices.Contains(d.ids, obs.id):
 			d.extra = append(d.extra, obs.id) // created outside the model
 		}
+		if obs.id != "" {
+			t.sh.allocated(obs.id, obs.ip)
+		}
 		if c.kind == seqRepeat && x.resp.Status == http.StatusOK {
-			d.countInto(obs, url.Values{}, c.String()+": count")
+			d.allPages(obs, url.Values{}, t.pageMax, "", t.room*2, c.String()+": count")
 		}
 	case seqAssociate, seqUnassociate:
 		op := t.assoc
@@ -1115,9 +1301,9 @@ func (c *seqStep) run(d *seqDriver, prev, next *seqModel, obs *seqObservation) {
 		d.pageInto(obs, p, c.String())
 	case seqDescribeStatus:
 		q := url.Values{"Status": {c.status}}
-		d.allPages(obs, q, t.pageMax, c.format, d.base.status[c.status]+next.count(c.status), c.String())
+		d.allPages(obs, q, t.pageMax, c.format, t.sh.base.status[c.status]+t.room*2, c.String())
 	case seqDescribePages:
-		d.allPages(obs, url.Values{}, c.pageSize, c.format, d.base.total+next.live(), c.String())
+		d.allPages(obs, url.Values{}, c.pageSize, c.format, t.sh.base.total+t.room*2, c.String())
 	case seqECS:
 		p := t.base(t.ecs)
 		p.Set("InstanceId", c.inst)
@@ -1126,6 +1312,7 @@ func (c *seqStep) run(d *seqDriver, prev, next *seqModel, obs *seqObservation) {
 			json.Unmarshal(decodeJSON(x.resp, t.ecs), &b)
 			obs.ip = b.IpAddress
 			d.ecsIPs = append(d.ecsIPs, b.IpAddress)
+			t.sh.publicIP(b.IpAddress)
 		}
 	}
 }
@@ -1210,10 +1397,11 @@ func (c *seqStep) verify(m *seqModel, obs *seqObservation) *seqProblem {
 		if want := d.ids[tok.eip]; obs.id != want {
 			return pb(CheckIdempotency, "a repeated ClientToken did not return the first allocation's AllocationId", orNone(obs.id), fmt.Sprintf("%s (eip#%d)", want, tok.eip))
 		}
-		if len(obs.pages) == 1 && obs.decoded[0] {
-			if got, want := obs.pages[0].TotalCount, d.base.total+m.live(); got != want {
-				return &seqProblem{check: CheckIdempotency, msg: "after a repeated ClientToken, TotalCount is not the count before the sequence plus its EIPs: the repeat created an EIP",
-					got: strconv.Itoa(got), want: fmt.Sprintf("%d (%d before the sequence + %d)", want, d.base.total, m.live()), x: obs.calls[1]}
+		if len(obs.pages) > 0 && !slices.Contains(obs.decoded, false) {
+			base, others := d.t.sh.base.total, obs.others
+			if got, want := obs.pages[0].TotalCount, base+m.live()+others; got != want {
+				return &seqProblem{check: CheckIdempotency, msg: "after a repeated ClientToken, TotalCount is not the region's other EIPs plus the sequence's: the repeat created an EIP",
+					got: strconv.Itoa(got), want: countWant(want, base, m.live(), others), x: obs.calls[1]}
 			}
 		}
 	case seqModify:
@@ -1402,12 +1590,12 @@ func (c *seqStep) verifyPages(m *seqModel, obs *seqObservation) *seqProblem {
 			return &seqProblem{check: m.out.check, msg: "the DescribeEipAddresses body does not decode into its items", got: excerpt(x.resp.Body), want: "TotalCount and EipAddresses.EipAddress", x: x}
 		}
 	}
-	size, wantTotal := c.pageSize, d.base.total+m.live()
-	baseline := d.base.total
+	size, baseline, own := c.pageSize, d.t.sh.base.total, m.live()
 	if c.kind == seqDescribeStatus {
-		size, baseline = c.t.pageMax, d.base.status[c.status]
-		wantTotal = baseline + m.count(c.status)
+		size, baseline, own = c.t.pageMax, d.t.sh.base.status[c.status], m.count(c.status)
 	}
+	others := obs.others
+	wantTotal := baseline + own + others
 	seen := map[string]int{} // AllocationId → page
 	var got []eipView
 	union := 0
@@ -1424,7 +1612,7 @@ func (c *seqStep) verifyPages(m *seqModel, obs *seqObservation) *seqProblem {
 			}
 			k := d.symbol(it.AllocationId)
 			switch {
-			case k < 0 && c.t.gone[it.AllocationId]:
+			case k < 0 && obs.gone[it.AllocationId]:
 				return &seqProblem{check: CheckUseAfterRelease, msg: "DescribeEipAddresses still lists an EIP an earlier sequence released", got: fmt.Sprintf("%s on page %d", it.AllocationId, i+1), want: "not listed", x: x}
 			case k < 0:
 			case m.eips[k].status == "":
@@ -1453,8 +1641,8 @@ func (c *seqStep) verifyPages(m *seqModel, obs *seqObservation) *seqProblem {
 		n := len(pg.EipAddresses.EipAddress)
 		switch {
 		case pg.TotalCount != wantTotal:
-			return &seqProblem{check: CheckPagination, msg: "TotalCount is not the count before the sequence plus the sequence's own EIPs", got: strconv.Itoa(pg.TotalCount),
-				want: fmt.Sprintf("%d (%d before the sequence + %d)", wantTotal, baseline, wantTotal-baseline), x: x}
+			return &seqProblem{check: CheckPagination, msg: "TotalCount is not the region's other EIPs plus the sequence's own", got: strconv.Itoa(pg.TotalCount),
+				want: countWant(wantTotal, baseline, own, others), x: x}
 		case n > size:
 			return &seqProblem{check: CheckPagination, msg: "a page is longer than PageSize", got: fmt.Sprintf("%d items on page %d", n, i+1), want: fmt.Sprintf("at most %d", size), x: x}
 		case n < size && i < len(obs.pages)-1:
@@ -1467,27 +1655,67 @@ func (c *seqStep) verifyPages(m *seqModel, obs *seqObservation) *seqProblem {
 	return nil
 }
 
+// phaseListed reads a listing against what the phase did, with the listing lock held (so
+// that no lane changes either meanwhile): others counts the listed EIPs of the phase's other
+// sequences (AllocationIds an allocation of the phase returned that are not the sequence's
+// own; a released one listed counts too: its listing is CheckUseAfterRelease's finding, not a
+// miscount), gone holds the listed AllocationIds the phase had released.
+func (d *seqDriver) phaseListed(obs *seqObservation) (others int, gone map[string]bool) {
+	sh := d.t.sh
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	seen := map[string]bool{}
+	gone = map[string]bool{}
+	for _, pg := range obs.pages {
+		for _, it := range pg.EipAddresses.EipAddress {
+			id := it.AllocationId
+			if sh.gone[id] {
+				gone[id] = true
+			}
+			if seen[id] || d.symbol(id) >= 0 || slices.Contains(d.extra, id) {
+				continue
+			}
+			seen[id] = true
+			if sh.ids[id] {
+				others++
+			}
+		}
+	}
+	return others, gone
+}
+
+// countWant renders an expected TotalCount and where it comes from.
+func countWant(want, baseline, own, others int) string {
+	return fmt.Sprintf("%d (%d not the phase's + %d of the sequence + %d of the phase's other sequences, as listed)", want, baseline, own, others)
+}
+
+// lists reports whether the command lists the region, or asks for an address back: it holds
+// the listing lock exclusively.
+func (c *seqStep) lists() bool {
+	switch c.kind {
+	case seqDescribeStatus, seqDescribePages, seqRepeat, seqReallocate:
+		return true
+	}
+	return false
+}
+
 // The driver.
 
 // seqDriver is the system under test for one sequence: the endpoint through the session, with
 // the symbols' real values and the model as the sequence has it so far.
 type seqDriver struct {
 	t       *statefulRun
-	state   *seqModel
-	record  bool // judge through the session (the replay) instead of the scratch report
+	state   *seqModel // the model after the last command, sent or not
+	sent    *seqModel // ... after the last command sent
+	record  bool      // judge through the session (the replay) instead of the scratch report
 	serial  int
 	counter string // the counterexample, for the replay's requests
 
-	ids      []string // the AllocationId of each eip#
-	ips      []string // the address of each addr#
-	tokens   []string // the ClientToken of each token#
-	extra    []string // AllocationIds the endpoint created outside the model
-	ecsIPs   []string
-	reissued map[string]bool
-	base     struct {
-		total  int
-		status map[string]int
-	}
+	ids    []string // the AllocationId of each eip#
+	ips    []string // the address of each addr#
+	tokens []string // the ClientToken of each token#
+	extra  []string // AllocationIds the endpoint created outside the model
+	ecsIPs []string
 
 	steps   []*seqStep
 	lines   []string
@@ -1498,53 +1726,33 @@ type seqDriver struct {
 
 func (t *statefulRun) newDriver(p *statefulProperty, initial *seqModel, record bool) *seqDriver {
 	t.drivers++
-	d := &seqDriver{t: t, state: initial, record: record, serial: t.drivers, reissued: map[string]bool{}}
-	d.base.status = map[string]int{}
+	d := &seqDriver{t: t, state: initial, sent: initial, record: record, serial: t.drivers}
 	if t.first != nil && !record {
 		t.shrinkRuns++
 	}
-	if t.dead != "" || t.err != nil || (!record && t.shrinkRuns > statefulShrinkRun) {
+	if t.sh.halted() || (!record && t.shrinkRuns > statefulShrinkRun) {
 		d.off = true // out of budget: every later shrink passes, which ends the search
-		return d
-	}
-	var ok bool
-	if d.base.total, ok = d.count(url.Values{}); !ok {
-		d.noBaseline()
-		return d
-	}
-	if p.weights[seqDescribeStatus] > 0 {
-		for _, st := range []string{eipAvailable, eipInUse} {
-			if d.base.status[st], ok = d.count(url.Values{"Status": {st}}); !ok {
-				d.noBaseline()
-				return d
-			}
-		}
 	}
 	return d
-}
-
-func (d *seqDriver) noBaseline() {
-	d.off = true
-	if d.t.dead == "" && d.t.err == nil {
-		d.t.dead = "DescribeEipAddresses did not answer with a TotalCount for the sequence's baseline; the phase stopped"
-	}
 }
 
 // call sends a request and judges it with the response checks; nil when it was not answered.
 func (d *seqDriver) call(op *spec.Operation, params url.Values, name string) *seqExchange {
 	t := d.t
-	if d.off || t.err != nil || t.dead != "" {
+	if d.off || t.sh.halted() {
 		d.off = true
 		return nil
 	}
 	r := &request{op: op, phase: PhaseStateful, name: name, params: params, allowState: true, counter: d.counter}
 	resp, err := t.s.send(t.ctx, r)
 	if err != nil {
-		t.err, d.off = err, true
+		t.sh.stop("", err)
+		d.off = true
 		return nil
 	}
 	if resp == nil {
-		t.dead, d.off = "a request was not answered (see the transport violation); the phase stopped", true
+		t.sh.stop("a request was not answered (see the transport violation); the phase stopped", nil)
+		d.off = true
 		return nil
 	}
 	j := t.quiet
@@ -1614,9 +1822,11 @@ func (d *seqDriver) allPages(obs *seqObservation, filter url.Values, size int, f
 // release stays on the janitor's list.
 func (d *seqDriver) cleanup() {
 	t := d.t
-	if t.err != nil || d.t.ctx.Err() != nil {
+	if _, err := t.sh.state(); err != nil || t.ctx.Err() != nil {
 		return
 	}
+	t.sh.listing.RLock()
+	defer t.sh.listing.RUnlock()
 	var ids []string
 	for _, id := range append(slices.Clone(d.ids), d.extra...) {
 		if id != "" && !slices.Contains(ids, id) {
@@ -1648,8 +1858,8 @@ func (d *seqDriver) cleanup() {
 	for _, id := range ids {
 		// The model says what to do; when the endpoint disagrees, ask it.
 		var e eipModel
-		if k := d.symbol(id); k >= 0 && d.state != nil && k < len(d.state.eips) && !slices.Contains(d.extra, id) {
-			if e = d.state.eips[k]; e.status == "" {
+		if k := d.symbol(id); k >= 0 && d.sent != nil && k < len(d.sent.eips) && !slices.Contains(d.extra, id) {
+			if e = d.sent.eips[k]; e.status == "" {
 				continue // released by the sequence
 			}
 		}
