@@ -98,9 +98,11 @@ const (
 // A shared endpoint cannot give each sequence a fresh system, so a sequence works only on
 // resources it creates and releases them when it ends. It does not assume the region is
 // empty: describe results are filtered to the sequence's own AllocationIds before they are
-// compared with the model, and counts are checked against a baseline taken when the sequence
-// starts (TotalCount = baseline + the model's EIPs). This assumes nobody else creates or
-// releases EIPs in the region while the phase runs. The instances the phase associates EIPs
+// compared with the model, and TotalCount is checked as the baseline (the region's EIPs that
+// are not the phase's, counted when the phase starts) + the model's EIPs + the phase's other
+// sequences' EIPs the listing shows. This assumes nobody else creates or releases EIPs in the
+// region while the phase runs. The properties run in lanes at once (see lanes and
+// statefulShared). The instances the phase associates EIPs
 // with are probed first (an instance that already holds an EIP or a public IP is left
 // alone); one instance is given to AllocatePublicIpAddress, whose first call in a sequence may
 // also answer instance-has-public-ip, since nothing in the API shows an instance's earlier
