@@ -3,6 +3,7 @@ package conformance
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"path"
@@ -30,8 +31,8 @@ const (
 var ResponseChecks = []string{CheckTransport, CheckNo5xx, CheckStatus, CheckErrorBody, CheckSchema, CheckFormat, CheckRequestID}
 
 // judge applies every response check to resp, with v the oracle's verdict for the request.
-// It returns the decoded success body (nil for errors) and whether every check passed.
-func (s *session) judge(r *request, resp *rpc.Response, v spec.Verdict) (map[string]any, bool) {
+// It returns whether every check passed.
+func (s *session) judge(r *request, resp *rpc.Response, v spec.Verdict) bool {
 	ok := true
 	op := r.op
 	fail := func(check, msg, got, want string) {
@@ -84,19 +85,24 @@ func (s *session) judge(r *request, resp *rpc.Response, v spec.Verdict) (map[str
 		}
 	}
 
-	var body map[string]any
 	if resp.Status >= 200 && resp.Status < 300 {
 		// The success body: RequestId, schema.
 		schema := op.SuccessSchema().Value
 		// resp.Format is what the Content-Type names, else what was asked for: a Content-Type
 		// that names no format is the format check's violation, not a reason to misread.
-		val, data, err := resp.Success(schema)
-		if err != nil {
-			fail(CheckSchema, "the success body does not decode", err.Error(), "a "+string(resp.Format)+" body of the response schema")
-			return nil, false
+		data, err := resp.SuccessJSON(schema)
+		var head struct{ RequestId any }
+		if err == nil {
+			err = json.Unmarshal(data, &head)
 		}
-		body, _ = val.(map[string]any)
-		if id, _ := body["RequestId"].(string); id == "" {
+		if err != nil {
+			if _, _, why := resp.Success(schema); why != nil {
+				err = why // DecodeSuccess says what is wrong in the body's own terms
+			}
+			fail(CheckSchema, "the success body does not decode", err.Error(), "a "+string(resp.Format)+" body of the response schema")
+			return false
+		}
+		if id, _ := head.RequestId.(string); id == "" {
 			fail(CheckRequestID, "the success body has no RequestId", "no RequestId", "a RequestId")
 		} else {
 			s.pass(r, CheckRequestID)
@@ -106,7 +112,7 @@ func (s *session) judge(r *request, resp *rpc.Response, v spec.Verdict) (map[str
 		} else {
 			s.pass(r, CheckSchema)
 		}
-		return body, ok
+		return ok
 	}
 
 	// The error body.
@@ -117,7 +123,7 @@ func (s *session) judge(r *request, resp *rpc.Response, v spec.Verdict) (map[str
 		}
 		fail(CheckErrorBody, "the error body does not decode", why, "RequestId, Code and Message")
 		fail(CheckRequestID, "the error body has no readable RequestId", "no RequestId", "a RequestId")
-		return nil, false
+		return false
 	}
 	e := resp.Error
 	var missing []string
@@ -145,7 +151,7 @@ func (s *session) judge(r *request, resp *rpc.Response, v spec.Verdict) (map[str
 	} else {
 		s.pass(r, CheckRequestID)
 	}
-	return nil, ok
+	return ok
 }
 
 func orNone(code string) string {

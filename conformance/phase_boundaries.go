@@ -72,7 +72,7 @@ func (f *fixture) allocate(ctx context.Context) bool {
 
 // decodeJSON returns a success body as JSON whatever its format.
 func decodeJSON(resp *rpc.Response, op *spec.Operation) []byte {
-	_, b, err := resp.Success(op.SuccessSchema().Value)
+	b, err := resp.SuccessJSON(op.SuccessSchema().Value)
 	if err != nil {
 		return nil
 	}
@@ -292,11 +292,12 @@ func runExamples(ctx context.Context, s *session) error {
 		if resp == nil {
 			continue
 		}
-		body, _ := s.judge(r, resp, op.Evaluate(params, spec.Options{}))
+		s.judge(r, resp, op.Evaluate(params, spec.Options{}))
 		switch action {
 		case "AllocateEipAddress":
-			if id, _ := body["AllocationId"].(string); id != "" {
-				f.eip, f.bound = id, false
+			var a struct{ AllocationId string }
+			if resp.Status == http.StatusOK && json.Unmarshal(decodeJSON(resp, op), &a) == nil && a.AllocationId != "" {
+				f.eip, f.bound = a.AllocationId, false
 			}
 		case "AssociateEipAddress":
 			f.bound = resp.Status == http.StatusOK

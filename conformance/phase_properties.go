@@ -251,7 +251,7 @@ func (s *session) tryProperty(ctx context.Context, f *fixture, r *request, v spe
 		return a
 	}
 	a.resp = resp
-	_, a.ok = s.judge(r, resp, v)
+	a.ok = s.judge(r, resp, v)
 	f.restore(ctx, r.op, r.params, resp)
 	return a
 }

@@ -139,14 +139,14 @@ func (pr *protocolRun) expectError(op *spec.Operation, id, why string) (spec.Ver
 
 // send sends complete params (the client adds nothing to them) and judges the answer
 // against v, recording the status judgement under check. nil means not sent.
-func (pr *protocolRun) send(ctx context.Context, check, name string, op *spec.Operation, params url.Values, method string, v spec.Verdict) (*rpc.Response, map[string]any, error) {
+func (pr *protocolRun) send(ctx context.Context, check, name string, op *spec.Operation, params url.Values, method string, v spec.Verdict) (*rpc.Response, error) {
 	r := &request{op: op, phase: PhaseProtocol, check: check, name: name, params: params, method: method, statusCheck: check}
 	resp, err := pr.s.send(ctx, r)
 	if err != nil || resp == nil {
-		return nil, nil, err
+		return nil, err
 	}
-	body, _ := pr.s.judge(r, resp, v)
-	return resp, body, nil
+	pr.s.judge(r, resp, v)
+	return resp, nil
 }
 
 // signature: a signature that is not one, one made with another secret, one of other
@@ -187,7 +187,7 @@ func (pr *protocolRun) signature(ctx context.Context) error {
 		if !ok {
 			return nil
 		}
-		if _, _, err := pr.send(ctx, CheckSignature, c.name, op, p, http.MethodPost, v); err != nil {
+		if _, err := pr.send(ctx, CheckSignature, c.name, op, p, http.MethodPost, v); err != nil {
 			return err
 		}
 	}
@@ -207,7 +207,7 @@ func (pr *protocolRun) accessKey(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	_, _, err := pr.send(ctx, CheckAccessKey, "an unknown AccessKeyId", op, pr.complete(p, ""), "", v)
+	_, err := pr.send(ctx, CheckAccessKey, "an unknown AccessKeyId", op, pr.complete(p, ""), "", v)
 	return err
 }
 
@@ -222,7 +222,7 @@ func (pr *protocolRun) nonce(ctx context.Context) error {
 	p := pr.s.base(op)
 	p.Set(rpc.ParamSignatureNonce, nonce)
 	first := pr.complete(p, "")
-	resp, _, err := pr.send(ctx, CheckNonce, "a fresh SignatureNonce", op, first, "", pr.s.spec.Evaluate(first, pr.auth()))
+	resp, err := pr.send(ctx, CheckNonce, "a fresh SignatureNonce", op, first, "", pr.s.spec.Evaluate(first, pr.auth()))
 	if err != nil || resp == nil || resp.Status/100 != 2 {
 		return err // the first use was refused: that is the violation, a reuse proves nothing
 	}
@@ -231,7 +231,7 @@ func (pr *protocolRun) nonce(ctx context.Context) error {
 		return nil
 	}
 	p.Set("PageSize", "11") // another request, the same nonce
-	_, _, err = pr.send(ctx, CheckNonce, "the same SignatureNonce again", op, pr.complete(p, ""), "", v)
+	_, err = pr.send(ctx, CheckNonce, "the same SignatureNonce again", op, pr.complete(p, ""), "", v)
 	return err
 }
 
@@ -265,7 +265,7 @@ func (pr *protocolRun) timestamp(ctx context.Context) error {
 				continue
 			}
 		}
-		if _, _, err := pr.send(ctx, CheckTimestamp, c.name, op, p, "", v); err != nil {
+		if _, err := pr.send(ctx, CheckTimestamp, c.name, op, p, "", v); err != nil {
 			return err
 		}
 	}
@@ -305,7 +305,7 @@ func (pr *protocolRun) commonParams(ctx context.Context) error {
 		p := pr.s.base(op)
 		p.Set(c.name, c.value)
 		p = pr.complete(p, "")
-		if _, _, err := pr.send(ctx, CheckCommonParams, c.name+"="+c.value, op, p, "", pr.s.spec.Evaluate(p, pr.auth())); err != nil {
+		if _, err := pr.send(ctx, CheckCommonParams, c.name+"="+c.value, op, p, "", pr.s.spec.Evaluate(p, pr.auth())); err != nil {
 			return err
 		}
 	}
@@ -321,7 +321,7 @@ func (pr *protocolRun) unknownAction(ctx context.Context) error {
 	p := pr.s.base(op)
 	p.Set(rpc.ParamAction, "EipconformNoSuchAction")
 	p = pr.complete(p, "")
-	_, _, err := pr.send(ctx, CheckUnknownAction, "Action=EipconformNoSuchAction", op, p, "", pr.s.spec.Evaluate(p, pr.auth()))
+	_, err := pr.send(ctx, CheckUnknownAction, "Action=EipconformNoSuchAction", op, p, "", pr.s.spec.Evaluate(p, pr.auth()))
 	return err
 }
 
@@ -339,7 +339,7 @@ func (pr *protocolRun) version(ctx context.Context) error {
 				params.Set(rpc.ParamVersion, p.Version)
 				params = pr.f.place(op, params)
 				params = pr.complete(params, "")
-				if _, _, err := pr.send(ctx, CheckVersion, "Version of "+other, op, params, "", pr.s.spec.Evaluate(params, pr.auth())); err != nil {
+				if _, err := pr.send(ctx, CheckVersion, "Version of "+other, op, params, "", pr.s.spec.Evaluate(params, pr.auth())); err != nil {
 					return err
 				}
 				break
@@ -399,7 +399,7 @@ func (pr *protocolRun) methods(ctx context.Context) error {
 			if resp == nil {
 				continue
 			}
-			if _, ok := s.judge(r, resp, s.spec.Evaluate(p, pr.auth())); ok && resp.Status/100 == 2 {
+			if ok := s.judge(r, resp, s.spec.Evaluate(p, pr.auth())); ok && resp.Status/100 == 2 {
 				answers = append(answers, answer{how, method, resp})
 			}
 		}

@@ -207,15 +207,11 @@ func (s *session) track(op *spec.Operation, resp *rpc.Response) {
 	if op.Action != "AllocateEipAddress" || resp.Status != http.StatusOK {
 		return
 	}
-	v, _, err := resp.Success(op.SuccessSchema().Value)
-	if err != nil {
+	var a struct{ AllocationId string }
+	if json.Unmarshal(decodeJSON(resp, op), &a) != nil || a.AllocationId == "" {
 		return
 	}
-	m, _ := v.(map[string]any)
-	id, _ := m["AllocationId"].(string)
-	if id == "" {
-		return
-	}
+	id := a.AllocationId
 	region := resp.Params.Get("RegionId")
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -255,7 +251,7 @@ func (s *session) cleanup() {
 				EipAddress []struct{ Status, InstanceId, InstanceType, ChargeType string }
 			}
 		}
-		_, b, err := resp.Success(describe.SuccessSchema().Value)
+		b, err := resp.SuccessJSON(describe.SuccessSchema().Value)
 		if err == nil {
 			err = json.Unmarshal(b, &d)
 		}

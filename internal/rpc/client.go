@@ -66,7 +66,7 @@ type Response struct {
 	// failure messages and reproducing the request.
 	Params url.Values
 
-	success struct { // Success's result, computed once
+	success struct { // Success's and SuccessJSON's results, computed once
 		once  sync.Once
 		value any
 		json  []byte
@@ -93,6 +93,20 @@ func (r *Response) Success(schema *openapi3.Schema) (value any, jsonBody []byte,
 		}
 	})
 	return s.value, s.json, s.err
+}
+
+// SuccessJSON returns a success body as JSON: a JSON body as it is, unchecked (decoding it
+// is the caller's business, and the cheapest way to check it), an XML body decoded as Success
+// does and marshalled. Success's value is then ready too.
+//
+//	data, err := resp.SuccessJSON(op.SuccessSchema().Value)
+//	err = json.Unmarshal(data, &page)
+func (r *Response) SuccessJSON(schema *openapi3.Schema) ([]byte, error) {
+	if r.Format != XML {
+		return r.Body, nil
+	}
+	_, data, err := r.Success(schema)
+	return data, err
 }
 
 // Do completes params with the common parameters and sends them. It adds Format (the spec's
