@@ -142,6 +142,17 @@ func runStateful(ctx context.Context, s *session) error {
 	for _, ln := range lanes {
 		s.rep.Notes = append(s.rep.Notes, ln.notes...)
 	}
+	// A property falsified in several shards is one violation: the first shard's.
+	for _, p := range statefulProperties {
+		for _, ln := range lanes {
+			if v := ln.found[p.name]; v != nil {
+				if s.selected(v.Operation, PhaseStateful, v.Check) {
+					s.rep.violation(*v)
+				}
+				break
+			}
+		}
+	}
 	if dead, _ := t.sh.state(); dead != "" {
 		s.rep.Notes = append(s.rep.Notes, "stateful: "+dead)
 	}
@@ -149,9 +160,10 @@ func runStateful(ctx context.Context, s *session) error {
 }
 
 // lanes splits the phase into lanes that run at once, at most Options.Workers and as many as
-// leave each lane statefulMinLive live EIPs: lane i checks properties i, i+n, ... in turn,
-// with its own share of the instances that accepted an EIP and of the region's quota, so
-// that no lane's EIP can take an instance another lane's model counts on. What lanes do share, the region's listings, is kept consistent by the listing
+// leave each lane statefulMinLive live EIPs. Every property's sequences are split into as
+// many shards, each its own gopter run (own seed, own shrinking); lane i checks shard i of
+// every property in turn, with its own share of the instances that accepted an EIP and of the
+// region's quota, so that no lane's EIP can take an instance another lane's model counts on. What lanes do share, the region's listings, is kept consistent by the listing
 // lock (see statefulShared).
 func (t *statefulRun) lanes() []*statefulRun {
 	n := min(t.s.opts.Workers, len(statefulProperties))
@@ -171,9 +183,15 @@ func (t *statefulRun) lanes() []*statefulRun {
 		for j := i; j < len(t.pool); j += n {
 			ln.pool = append(ln.pool, t.pool[j])
 		}
-		for j := i; j < len(statefulProperties); j += n {
+		for j := range statefulProperties {
 			ln.props = append(ln.props, &statefulProperties[j])
 		}
+		ln.shard, ln.shards = i, n
+		ln.sequences = t.sequences / n
+		if i < t.sequences%n {
+			ln.sequences++
+		}
+		ln.found = map[string]*Violation{}
 		out[i] = &ln
 	}
 	return out
@@ -248,20 +266,23 @@ type statefulRun struct {
 	timeLayout       string
 	formats          []string
 
-	// The lane: its number, properties and sequences so far (ClientTokens are unique to the
-	// lane and sequence), and the property being checked.
-	lane        int
-	props       []*statefulProperty
-	drivers     int
-	notes       []string
-	first, last *seqDriver // first and last failing sequences
-	shrinkRuns  int
+	// The lane: its number, properties and shard of them, sequences so far (ClientTokens are
+	// unique to the lane and sequence), the violations it found by property, and the property
+	// being checked.
+	lane          int
+	props         []*statefulProperty
+	shard, shards int
+	drivers       int
+	found         map[string]*Violation
+	notes         []string
+	first, last   *seqDriver // first and last failing sequences
+	shrinkRuns    int
 }
 
 // statefulShared is what the phase's lanes share: what the phase did to the region, and why
 // it stopped.
 //
-// The listing lock keeps the region's listings consistent while lanes run at once: commands
+// The region lock keeps the region's listings consistent while lanes run at once: commands
 // that list the region (every page, by Status, the count after a repeated ClientToken) and
 // re-allocations by IpAddress hold it exclusively, every other command holds it shared. So
 // no EIP is created, released or changed while a lane lists the region, and no address is
@@ -270,7 +291,7 @@ type statefulRun struct {
 // model predicts) and those of the phase's other sequences (known by AllocationId, and
 // counted as listed: another lane's model is not this lane's business).
 type statefulShared struct {
-	listing sync.RWMutex
+	region regionLock
 
 	mu       sync.Mutex
 	ids      map[string]bool   // every AllocationId an allocation of the phase returned
@@ -328,7 +349,7 @@ func (sh *statefulShared) publicIP(ip string) {
 }
 
 // held reports whether a live EIP of the phase, or an instance's public IP, holds an address:
-// asked with the listing lock held, so no allocation or release is under way.
+// asked with the region lock held, so no allocation or release is under way.
 func (sh *statefulShared) held(ip string) bool {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -654,9 +675,15 @@ func (t *statefulRun) base(op *spec.Operation) url.Values { return t.s.base(op) 
 // check runs one property: gopter generates and shrinks silently, then the final shrunk
 // failure is replayed once and recorded.
 func (t *statefulRun) check(p *statefulProperty) error {
+	if t.sequences == 0 {
+		return nil // fewer sequences than shards
+	}
 	t.first, t.last, t.shrinkRuns = nil, nil, 0
 	h := fnv.New64a()
 	h.Write([]byte(p.name))
+	if t.shard > 0 {
+		fmt.Fprintf(h, "/%d", t.shard)
+	}
 	seed := t.s.opts.Seed ^ int64(h.Sum64()>>1)
 	params := gopter.DefaultTestParametersWithSeed(seed)
 	params.MinSuccessfulTests = t.sequences
@@ -706,7 +733,11 @@ func (t *statefulRun) check(p *statefulProperty) error {
 	if len(res.Args) > 0 {
 		shrinks = res.Args[0].Shrinks
 	}
-	header := fmt.Sprintf("property %s (gopter seed %d): %d steps, shrunk from %d in %d shrinks; replayed:", p.name, seed, len(search.steps), len(t.first.steps), shrinks)
+	name := p.name
+	if t.shards > 1 {
+		name = fmt.Sprintf("%s (shard %d of %d)", p.name, t.shard+1, t.shards)
+	}
+	header := fmt.Sprintf("property %s (gopter seed %d): %d steps, shrunk from %d in %d shrinks; replayed:", name, seed, len(search.steps), len(t.first.steps), shrinks)
 	replay := t.newDriver(p, &seqModel{}, true)
 	replay.counter = header + "\n" + search.listing()
 	commands.Replay(replay, &seqModel{}, stepsAsCommands(search.steps)...)
@@ -722,9 +753,7 @@ func (t *statefulRun) check(p *statefulProperty) error {
 	v := t.s.violationOf(pb.x.r, pb.x.resp, pb.check, pb.msg+note, pb.got, pb.want, pb.diff)
 	v.Case = fmt.Sprintf("%s, step %d of %d: %s", p.name, d.failAt, len(d.steps), d.steps[d.failAt-1])
 	v.Counterexample = header + "\n" + d.listing() + "\ngopter, on the search's own run (its AllocationIds differ from the replay's):\n" + indent(strings.TrimSpace(report.String()), "  ")
-	if t.s.selected(v.Operation, PhaseStateful, v.Check) {
-		t.s.rep.violation(v)
-	}
+	t.found[p.name] = &v
 	return nil
 }
 
@@ -1147,7 +1176,7 @@ type seqObservation struct {
 	id, ip  string         // AllocateEipAddress's AllocationId and EipAddress; the ECS address
 	points  int            // DescribeEipMonitorData's points
 	want    int64          // ... and how many the spec requires
-	// For listings, read with the listing lock held: how many listed EIPs are the phase's
+	// For listings, read with the region lock held: how many listed EIPs are the phase's
 	// other sequences', and which listed ones the phase had released.
 	others int
 	gone   map[string]bool
@@ -1160,15 +1189,11 @@ type seqExchange struct {
 
 func (c *seqStep) run(d *seqDriver, prev, next *seqModel, obs *seqObservation) {
 	t := d.t
-	if c.lists() {
-		t.sh.listing.Lock()
-		defer t.sh.listing.Unlock()
-	} else {
-		t.sh.listing.RLock()
-		defer t.sh.listing.RUnlock()
-	}
-	if c.lists() {
-		defer func() { obs.others, obs.gone = d.phaseListed(obs) }()
+	mode := c.regionMode()
+	t.sh.region.lock(mode)
+	defer t.sh.region.unlock()
+	if mode == listing || c.kind == seqRepeat {
+		defer func() { obs.others, obs.gone = d.phaseListed(obs) }() // before the unlock
 	}
 	do := func(op *spec.Operation, p url.Values) *seqExchange {
 		x := d.call(op, p, c.String())
@@ -1251,6 +1276,10 @@ func (c *seqStep) run(d *seqDriver, prev, next *seqModel, obs *seqObservation) {
 			t.sh.allocated(obs.id, obs.ip)
 		}
 		if c.kind == seqRepeat && x.resp.Status == http.StatusOK {
+			// The count: a listing, with the other listings (what changed in between is
+			// counted as listed).
+			t.sh.region.unlock()
+			t.sh.region.lock(listing)
 			d.allPages(obs, url.Values{}, t.pageMax, "", t.room*2, c.String()+": count")
 		}
 	case seqAssociate, seqUnassociate:
@@ -1657,7 +1686,7 @@ func (c *seqStep) verifyPages(m *seqModel, obs *seqObservation) *seqProblem {
 	return nil
 }
 
-// phaseListed reads a listing against what the phase did, with the listing lock held (so
+// phaseListed reads a listing against what the phase did, with the region lock held (so
 // that no lane changes either meanwhile): others counts the listed EIPs of the phase's other
 // sequences (AllocationIds an allocation of the phase returned that are not the sequence's
 // own; a released one listed counts too: its listing is CheckUseAfterRelease's finding, not a
@@ -1691,14 +1720,77 @@ func countWant(want, baseline, own, others int) string {
 	return fmt.Sprintf("%d (%d not the phase's + %d of the sequence + %d of the phase's other sequences, as listed)", want, baseline, own, others)
 }
 
-// lists reports whether the command lists the region, or asks for an address back: it holds
-// the listing lock exclusively.
-func (c *seqStep) lists() bool {
+// regionMode is how a command holds the region lock: listings (every page, by Status) with
+// other listings, re-allocations by IpAddress alone, everything else with other changes (a
+// repeated ClientToken too, which then lists the region with the other listings).
+func (c *seqStep) regionMode() regionMode {
 	switch c.kind {
-	case seqDescribeStatus, seqDescribePages, seqRepeat, seqReallocate:
+	case seqDescribeStatus, seqDescribePages:
+		return listing
+	case seqReallocate:
+		return alone
+	}
+	return changing
+}
+
+// regionMode is a way of holding a regionLock.
+type regionMode int
+
+const (
+	changing regionMode = iota // with other changes: creates, changes or releases EIPs
+	listing                    // with other listings: reads the region's EIPs as a whole
+	alone                      // with nothing else
+)
+
+// regionLock lets commands of one mode run together and keeps modes apart: no EIP changes
+// while a listing is read. A mode that waits stops others from joining the running group,
+// so neither starves.
+type regionLock struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	mode    regionMode
+	active  int
+	waiting [3]int
+}
+
+func (l *regionLock) lock(m regionMode) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cond.L == nil {
+		l.cond.L = &l.mu
+	}
+	l.waiting[m]++
+	for !l.admits(m) {
+		l.cond.Wait()
+	}
+	l.waiting[m]--
+	l.mode = m
+	l.active++
+}
+
+// admits reports whether a command of mode m may start now.
+func (l *regionLock) admits(m regionMode) bool {
+	if l.active == 0 {
 		return true
 	}
-	return false
+	if m == alone || l.mode != m {
+		return false
+	}
+	for other, n := range l.waiting {
+		if regionMode(other) != m && n > 0 {
+			return false // let the waiting mode go next
+		}
+	}
+	return true
+}
+
+func (l *regionLock) unlock() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.active--
+	if l.active == 0 {
+		l.cond.Broadcast()
+	}
 }
 
 // The driver.
@@ -1827,8 +1919,8 @@ func (d *seqDriver) cleanup() {
 	if _, err := t.sh.state(); err != nil || t.ctx.Err() != nil {
 		return
 	}
-	t.sh.listing.RLock()
-	defer t.sh.listing.RUnlock()
+	t.sh.region.lock(changing)
+	defer t.sh.region.unlock()
 	var ids []string
 	for _, id := range append(slices.Clone(d.ids), d.extra...) {
 		if id != "" && !slices.Contains(ids, id) {
