@@ -205,9 +205,10 @@ func independentCases(op *spec.Operation) bool {
 	return true
 }
 
-// boundaryCases sends cases one after another on fixture f.
+// boundaryCases sends cases one after another on fixture f, then gives its EIP back.
 func (s *session) boundaryCases(ctx context.Context, op *spec.Operation, f *fixture, cases []spec.Case) error {
 	{
+		defer releaseFixture(ctx, f)
 		f.prepare(ctx, op)
 		for _, c := range cases {
 			if ctx.Err() != nil {

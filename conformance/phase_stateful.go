@@ -82,8 +82,10 @@ const unfamiliarIP = "192.0.2.0"
 // Sizes of the phase.
 const (
 	statefulSteps     = 20  // commands per sequence at most
-	statefulMaxLive   = 5   // live EIPs per sequence at most (and half the region's quota)
+	statefulMaxLive   = 5   // live EIPs per sequence at most
 	statefulMinLive   = 3   // ... and at least, when lanes share the quota
+	statefulPageFetch = 4   // pages of a listing asked for at once
+	statefulReserve   = 2   // EIPs of the region's quota the phase leaves free (for what a sequence creates outside its model)
 	statefulShrinks   = 50  // accepted shrinks per property at most
 	statefulShrinkRun = 120 // sequences run while shrinking one property at most
 )
@@ -241,6 +243,7 @@ type statefulRun struct {
 	alloc, assoc, unassoc, modify, describe, release, monitor, ecs *spec.Operation
 
 	cap       int    // live EIPs per sequence at most
+	quota     int    // the region's EIP quota: no listing is longer
 	room      int    // live EIPs the region's quota leaves for the phase
 	sequences int    // sequences per property
 	nonce     string // makes ClientTokens unique to the run
@@ -407,7 +410,8 @@ func newStatefulRun(ctx context.Context, s *session) (*statefulRun, string, erro
 	if !ok {
 		return t, "DescribeEipAddresses did not answer with a TotalCount, which the phase counts from", nil
 	}
-	t.room = min(region.EipQuota/2, region.EipQuota-total)
+	t.quota = region.EipQuota
+	t.room = region.EipQuota - total - statefulReserve
 	t.cap = min(statefulMaxLive, t.room)
 	if t.cap < 1 {
 		return t, fmt.Sprintf("region %s: its EIP quota (%d, %d in use) leaves no room for the phase's EIPs", s.region, region.EipQuota, total), nil
@@ -439,7 +443,7 @@ func (t *statefulRun) baseline() string {
 			filter.Set("Status", st)
 		}
 		obs := &seqObservation{}
-		d.allPages(obs, filter, t.pageMax, "", t.room*2, "baseline: count EIPs")
+		d.allPages(obs, filter, t.pageMax, "", t.quota, "baseline: count EIPs")
 		if len(obs.pages) == 0 || slices.Contains(obs.decoded, false) {
 			if dead, _ := t.sh.state(); dead != "" {
 				return dead
@@ -1280,7 +1284,7 @@ func (c *seqStep) run(d *seqDriver, prev, next *seqModel, obs *seqObservation) {
 			// counted as listed).
 			t.sh.region.unlock()
 			t.sh.region.lock(listing)
-			d.allPages(obs, url.Values{}, t.pageMax, "", t.room*2, c.String()+": count")
+			d.allPages(obs, url.Values{}, t.pageMax, "", t.quota, c.String()+": count")
 		}
 	case seqAssociate, seqUnassociate:
 		op := t.assoc
@@ -1332,9 +1336,9 @@ func (c *seqStep) run(d *seqDriver, prev, next *seqModel, obs *seqObservation) {
 		d.pageInto(obs, p, c.String())
 	case seqDescribeStatus:
 		q := url.Values{"Status": {c.status}}
-		d.allPages(obs, q, t.pageMax, c.format, t.sh.base.status[c.status]+t.room*2, c.String())
+		d.allPages(obs, q, t.pageMax, c.format, t.quota, c.String())
 	case seqDescribePages:
-		d.allPages(obs, url.Values{}, c.pageSize, c.format, t.sh.base.total+t.room*2, c.String())
+		d.allPages(obs, url.Values{}, c.pageSize, c.format, t.quota, c.String())
 	case seqECS:
 		p := t.base(t.ecs)
 		p.Set("InstanceId", c.inst)
@@ -1743,14 +1747,17 @@ const (
 )
 
 // regionLock lets commands of one mode run together and keeps modes apart: no EIP changes
-// while a listing is read. A mode that waits stops others from joining the running group,
-// so neither starves.
+// while a listing is read. When it falls free, the waiting modes take turns, and a turn
+// admits every command of its mode waiting then; newcomers join a running turn only while no
+// other mode waits, so no mode starves.
 type regionLock struct {
 	mu      sync.Mutex
 	cond    sync.Cond
 	mode    regionMode
 	active  int
 	waiting [3]int
+	admit   int        // commands of mode the current turn still admits
+	next    regionMode // where the search for the next turn starts
 }
 
 func (l *regionLock) lock(m regionMode) {
@@ -1760,28 +1767,42 @@ func (l *regionLock) lock(m regionMode) {
 		l.cond.L = &l.mu
 	}
 	l.waiting[m]++
-	for !l.admits(m) {
+	for {
+		if l.active == 0 && l.turn() == m {
+			l.mode, l.next = m, (m+1)%3
+			l.admit = 0
+			if m != alone {
+				l.admit = l.waiting[m] - 1
+			}
+			break
+		}
+		if l.active > 0 && l.mode == m && m != alone && (l.admit > 0 || !l.othersWait(m)) {
+			l.admit = max(0, l.admit-1)
+			break
+		}
 		l.cond.Wait()
 	}
 	l.waiting[m]--
-	l.mode = m
 	l.active++
 }
 
-// admits reports whether a command of mode m may start now.
-func (l *regionLock) admits(m regionMode) bool {
-	if l.active == 0 {
-		return true
-	}
-	if m == alone || l.mode != m {
-		return false
-	}
-	for other, n := range l.waiting {
-		if regionMode(other) != m && n > 0 {
-			return false // let the waiting mode go next
+// turn is the mode whose turn it is when the lock is free: the first waiting one from next.
+func (l *regionLock) turn() regionMode {
+	for i := range regionMode(3) {
+		if m := (l.next + i) % 3; l.waiting[m] > 0 {
+			return m
 		}
 	}
-	return true
+	return l.next
+}
+
+func (l *regionLock) othersWait(m regionMode) bool {
+	for other, n := range l.waiting {
+		if regionMode(other) != m && n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *regionLock) unlock() {
@@ -1832,21 +1853,29 @@ func (t *statefulRun) newDriver(p *statefulProperty, initial *seqModel, record b
 
 // call sends a request and judges it with the response checks; nil when it was not answered.
 func (d *seqDriver) call(op *spec.Operation, params url.Values, name string) *seqExchange {
-	t := d.t
-	if d.off || t.sh.halted() {
+	if d.off || d.t.sh.halted() {
 		d.off = true
 		return nil
 	}
+	x := d.exchange(op, params, name)
+	if x == nil {
+		d.off = true
+	}
+	return x
+}
+
+// exchange is call without the driver's bookkeeping (several may run at once): nil when the
+// request was not answered, and then the phase stops.
+func (d *seqDriver) exchange(op *spec.Operation, params url.Values, name string) *seqExchange {
+	t := d.t
 	r := &request{op: op, phase: PhaseStateful, name: name, params: params, allowState: true, counter: d.counter}
 	resp, err := t.s.send(t.ctx, r)
 	if err != nil {
 		t.sh.stop("", err)
-		d.off = true
 		return nil
 	}
 	if resp == nil {
 		t.sh.stop("a request was not answered (see the transport violation); the phase stopped", nil)
-		d.off = true
 		return nil
 	}
 	j := t.quiet
@@ -1878,7 +1907,12 @@ func (d *seqDriver) countInto(obs *seqObservation, filter url.Values, name strin
 
 // pageInto sends one DescribeEipAddresses request and decodes its page.
 func (d *seqDriver) pageInto(obs *seqObservation, p url.Values, name string) bool {
-	x := d.call(d.t.describe, p, name)
+	return d.addPage(obs, d.call(d.t.describe, p, name))
+}
+
+// addPage adds an answered DescribeEipAddresses request to obs; false when it was not
+// answered, failed, or does not decode.
+func (d *seqDriver) addPage(obs *seqObservation, x *seqExchange) bool {
 	if x == nil {
 		return false
 	}
@@ -1890,23 +1924,52 @@ func (d *seqDriver) pageInto(obs *seqObservation, p url.Values, name string) boo
 	return ok && x.resp.Status == http.StatusOK
 }
 
-// allPages lists every page of a filter, until a page is shorter than size.
+// allPages lists every page of a filter, until a page is shorter than size. The first page's
+// TotalCount says how many more there are; those are asked for at once (the region lock
+// keeps the listing still meanwhile), then one at a time while the last is full.
 func (d *seqDriver) allPages(obs *seqObservation, filter url.Values, size int, format string, expect int, name string) {
 	limit := min(expect/size+3, 200)
-	for page := 1; page <= limit; page++ {
+	page := func(n int) url.Values {
 		p := d.t.base(d.t.describe)
 		for k, v := range filter {
 			p[k] = v
 		}
 		p.Set("PageSize", strconv.Itoa(size))
-		p.Set("PageNumber", strconv.Itoa(page))
+		p.Set("PageNumber", strconv.Itoa(n))
 		if format != "" {
 			p.Set("Format", format)
 		}
-		if !d.pageInto(obs, p, fmt.Sprintf("%s: page %d", name, page)) {
+		return p
+	}
+	full := func() bool { return len(obs.pages[len(obs.pages)-1].EipAddresses.EipAddress) >= size }
+	if !d.pageInto(obs, page(1), name+": page 1") || !full() {
+		return
+	}
+	last := min(max((obs.pages[0].TotalCount+size-1)/size, 2), limit)
+	xs := make([]*seqExchange, last-1)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, statefulPageFetch)
+	for n := 2; n <= last && !d.off && !d.t.sh.halted(); n++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			xs[n-2] = d.exchange(d.t.describe, page(n), fmt.Sprintf("%s: page %d", name, n))
+		}()
+	}
+	wg.Wait()
+	for _, x := range xs {
+		if !d.addPage(obs, x) {
+			d.off = d.off || x == nil
 			return
 		}
-		if len(obs.pages[len(obs.pages)-1].EipAddresses.EipAddress) < size {
+		if !full() {
+			return
+		}
+	}
+	for n := last + 1; n <= limit; n++ {
+		if !d.pageInto(obs, page(n), fmt.Sprintf("%s: page %d", name, n)) || !full() {
 			return
 		}
 	}

@@ -291,6 +291,7 @@ func (r *Report) finish(d time.Duration, sent int) {
 		}
 		return 0
 	})
+	slices.SortFunc(r.Leftovers, func(a, b Leftover) int { return strings.Compare(a.ID+"\x00"+a.Reason, b.ID+"\x00"+b.Reason) })
 	slices.SortFunc(r.Skipped, func(a, b Skip) int {
 		return strings.Compare(a.Phase+"\x00"+a.Operation+"\x00"+a.Reason, b.Phase+"\x00"+b.Operation+"\x00"+b.Reason)
 	})

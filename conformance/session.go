@@ -202,9 +202,18 @@ func (s *session) counted(phase string) {
 	}
 }
 
-// track records resources the run created, for the janitor.
+// track records resources the run created, for the janitor, and forgets those it released.
 func (s *session) track(op *spec.Operation, resp *rpc.Response) {
-	if op.Action != "AllocateEipAddress" || resp.Status != http.StatusOK {
+	if resp.Status != http.StatusOK {
+		return
+	}
+	if op.Action == "ReleaseEipAddress" {
+		if id := resp.Params.Get("AllocationId"); id != "" {
+			s.forgetEIP(id)
+		}
+		return
+	}
+	if op.Action != "AllocateEipAddress" {
 		return
 	}
 	var a struct{ AllocationId string }
@@ -223,8 +232,8 @@ func (s *session) track(op *spec.Operation, resp *rpc.Response) {
 	s.created = append(s.created, created{kind: "eip", id: id, region: region})
 }
 
-// cleanup is the janitor: every EIP the run created is unassociated if needed and released.
-// It runs on its own context, so it also cleans up after a cancelled run.
+// cleanup is the janitor: every EIP the run created is unassociated if needed and released,
+// Workers at a time. It runs on its own context, so it also cleans up after a cancelled run.
 func (s *session) cleanup() {
 	if s.opts.DryRun {
 		return
@@ -234,17 +243,38 @@ func (s *session) cleanup() {
 	s.mu.Lock()
 	todo := slices.Clone(s.created)
 	s.mu.Unlock()
+	work := make(chan created)
+	var wg sync.WaitGroup
+	for range s.opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				s.clean(ctx, c)
+			}
+		}()
+	}
+	for _, c := range todo {
+		work <- c
+	}
+	close(work)
+	wg.Wait()
+}
+
+// clean unassociates (if needed) and releases one EIP the run created; what it cannot do is
+// a leftover.
+func (s *session) clean(ctx context.Context, c created) {
 	describe := s.spec.Operation("DescribeEipAddresses")
 	unassoc := s.spec.Operation("UnassociateEipAddress")
 	release := s.spec.Operation("ReleaseEipAddress")
-	for _, c := range todo {
+	{
 		p := s.base(describe)
 		p.Set("RegionId", c.region)
 		p.Set("AllocationId", c.id)
 		resp, err := s.clients[describe.Product].Do(ctx, p)
 		if err != nil || resp.Status != http.StatusOK {
 			s.rep.leftover(c.id, "could not describe it", err, resp)
-			continue
+			return
 		}
 		var d struct {
 			EipAddresses struct {
@@ -257,10 +287,10 @@ func (s *session) cleanup() {
 		}
 		if err != nil {
 			s.rep.leftover(c.id, "could not read its description", err, resp)
-			continue
+			return
 		}
 		if len(d.EipAddresses.EipAddress) == 0 {
-			continue // already released
+			return // already released
 		}
 		e := d.EipAddresses.EipAddress[0]
 		if e.InstanceId != "" {
@@ -273,7 +303,7 @@ func (s *session) cleanup() {
 			}
 			if resp, err := s.clients[unassoc.Product].Do(ctx, p); err != nil || resp.Status != http.StatusOK {
 				s.rep.leftover(c.id, "could not unassociate it from "+e.InstanceId, err, resp)
-				continue
+				return
 			}
 		}
 		p = s.base(release)
