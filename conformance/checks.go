@@ -91,9 +91,9 @@ func (s *session) judge(r *request, resp *rpc.Response, v spec.Verdict) bool {
 		// resp.Format is what the Content-Type names, else what was asked for: a Content-Type
 		// that names no format is the format check's violation, not a reason to misread.
 		data, err := resp.SuccessJSON(schema)
-		var head struct{ RequestId any }
+		id := ""
 		if err == nil {
-			err = json.Unmarshal(data, &head)
+			id, err = requestID(data)
 		}
 		if err != nil {
 			if _, _, why := resp.Success(schema); why != nil {
@@ -102,7 +102,7 @@ func (s *session) judge(r *request, resp *rpc.Response, v spec.Verdict) bool {
 			fail(CheckSchema, "the success body does not decode", err.Error(), "a "+string(resp.Format)+" body of the response schema")
 			return false
 		}
-		if id, _ := head.RequestId.(string); id == "" {
+		if id == "" {
 			fail(CheckRequestID, "the success body has no RequestId", "no RequestId", "a RequestId")
 		} else {
 			s.pass(r, CheckRequestID)
@@ -152,6 +152,37 @@ func (s *session) judge(r *request, resp *rpc.Response, v spec.Verdict) bool {
 		s.pass(r, CheckRequestID)
 	}
 	return ok
+}
+
+// requestID reads a JSON body's top-level RequestId (not a string reads as ""), with as little
+// decoding as it can: the body is checked whole, then read up to the RequestId member (the
+// schema check decodes the rest).
+func requestID(data []byte) (string, error) {
+	if !json.Valid(data) {
+		var v any
+		return "", json.Unmarshal(data, &v) // says where and why
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, _ := dec.Token(); tok != json.Delim('{') {
+		return "", nil // not an object: the schema check says so
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", err
+		}
+		if tok == "RequestId" {
+			var v any
+			err := dec.Decode(&v)
+			id, _ := v.(string)
+			return id, err
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", err
+		}
+	}
+	return "", nil
 }
 
 func orNone(code string) string {

@@ -494,7 +494,7 @@ const verdictMemory = 1024
 // verdict is the oracle's verdict for params. It is remembered: gopter's sieve, the
 // property and the repairs ask about the same parameters several times per input.
 func (g *draftGen) verdict(params url.Values) spec.Verdict {
-	key := rpc.EncodeForm(params)
+	key := valuesKey(params)
 	g.mu.Lock()
 	v, ok := g.verdicts[key]
 	g.mu.Unlock()
@@ -509,6 +509,38 @@ func (g *draftGen) verdict(params url.Values) spec.Verdict {
 	g.verdicts[key] = v
 	g.mu.Unlock()
 	return v
+}
+
+// valuesKey is an exact, cheap key of a set of parameters: the sorted names and their
+// values, each prefixed with its length.
+func valuesKey(p url.Values) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	n := 0
+	for _, k := range keys {
+		n += len(k) + 8
+		for _, v := range p[k] {
+			n += len(v) + 8
+		}
+	}
+	b := make([]byte, 0, n)
+	for _, k := range keys {
+		b = strconv.AppendInt(b, int64(len(k)), 10)
+		b = append(b, ':')
+		b = append(b, k...)
+		b = strconv.AppendInt(b, int64(len(p[k])), 10)
+		for _, v := range p[k] {
+			b = append(b, ';')
+			b = strconv.AppendInt(b, int64(len(v)), 10)
+			b = append(b, ':')
+			b = append(b, v...)
+		}
+		b = append(b, ',')
+	}
+	return string(b)
 }
 
 // acceptable reports whether the oracle accepts params and sending them buys nothing that no
