@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"path"
@@ -154,35 +155,22 @@ func (s *session) judge(r *request, resp *rpc.Response, v spec.Verdict) bool {
 	return ok
 }
 
-// requestID reads a JSON body's top-level RequestId (not a string reads as ""), with as little
-// decoding as it can: the body is checked whole, then read up to the RequestId member (the
-// schema check decodes the rest).
+// requestID reads a JSON body's top-level RequestId ("" when absent or not a string); the
+// rest of the body is checked but not decoded (the schema check decodes it).
 func requestID(data []byte) (string, error) {
-	if !json.Valid(data) {
-		var v any
-		return "", json.Unmarshal(data, &v) // says where and why
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if tok, _ := dec.Token(); tok != json.Delim('{') {
-		return "", nil // not an object: the schema check says so
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return "", err
+	var head struct{ RequestId json.RawMessage }
+	if err := json.Unmarshal(data, &head); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			return "", nil // not an object: the schema check says so
 		}
-		if tok == "RequestId" {
-			var v any
-			err := dec.Decode(&v)
-			id, _ := v.(string)
-			return id, err
-		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return "", err
-		}
+		return "", err
 	}
-	return "", nil
+	var id string
+	if len(head.RequestId) > 0 && head.RequestId[0] == '"' {
+		json.Unmarshal(head.RequestId, &id)
+	}
+	return id, nil
 }
 
 func orNone(code string) string {
@@ -217,20 +205,36 @@ func isStateError(op *spec.Operation, status int, code string) bool {
 // validateResponse validates a success body, as JSON, with openapi3filter.ValidateResponse;
 // XML bodies are validated in their decoded (JSON) form against the same schema.
 func (s *session) validateResponse(op *spec.Operation, status int, data []byte) error {
-	p, o := op.OpenAPI()
-	doc := s.spec.OpenAPI()
-	req, _ := http.NewRequest(http.MethodGet, path.Clean("/"+p), nil)
 	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{
-			Request: req,
-			Route:   &routers.Route{Spec: doc, Path: p, PathItem: doc.Paths.Value(p), Method: http.MethodGet, Operation: o},
-		},
-		Status:  status,
-		Header:  http.Header{"Content-Type": {"application/json"}},
-		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+		RequestValidationInput: s.validationRoute(op),
+		Status:                 status,
+		Header:                 http.Header{"Content-Type": {"application/json"}},
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
 	}
 	in.SetBodyBytes(data)
 	return openapi3filter.ValidateResponse(context.Background(), in)
+}
+
+// validationRoute is op's route for openapi3filter, made once per operation and run (it is
+// only read).
+func (s *session) validationRoute(op *spec.Operation) *openapi3filter.RequestValidationInput {
+	s.routesMu.Lock()
+	defer s.routesMu.Unlock()
+	if in, ok := s.routes[op]; ok {
+		return in
+	}
+	p, o := op.OpenAPI()
+	doc := s.spec.OpenAPI()
+	req, _ := http.NewRequest(http.MethodGet, path.Clean("/"+p), nil)
+	in := &openapi3filter.RequestValidationInput{
+		Request: req,
+		Route:   &routers.Route{Spec: doc, Path: p, PathItem: doc.Paths.Value(p), Method: http.MethodGet, Operation: o},
+	}
+	if s.routes == nil {
+		s.routes = map[*spec.Operation]*openapi3filter.RequestValidationInput{}
+	}
+	s.routes[op] = in
+	return in
 }
 
 // fail records a violation of check by the response to r.

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3filter"
+
 	"github.com/eipconform/eipconform/internal/rpc"
 	"github.com/eipconform/eipconform/spec"
 	"github.com/eipconform/eipconform/world"
@@ -30,6 +32,9 @@ type session struct {
 	clients map[string]*rpc.Client // by product
 	rep     *Report
 	limiter *limiter
+
+	routesMu sync.Mutex
+	routes   map[*spec.Operation]*openapi3filter.RequestValidationInput // validationRoute's
 
 	mu       sync.Mutex
 	created  []created // resources to clean up, in creation order

@@ -162,7 +162,7 @@ func (c *Client) Do(ctx context.Context, params url.Values) (*Response, error) {
 	if limit <= 0 {
 		limit = DefaultMaxBody
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	data, err := readBody(resp.Body, resp.ContentLength, limit)
 	if err != nil {
 		return nil, fmt.Errorf("rpc: reading the response body: %w", err)
 	}
@@ -184,6 +184,18 @@ func (c *Client) Do(ctx context.Context, params url.Values) (*Response, error) {
 		}
 	}
 	return r, nil
+}
+
+// readBody reads at most limit+1 bytes of a body (one more than allowed shows it is too
+// long); a body whose Content-Length is within the limit is read into a buffer of that size
+// (net/http ends such a body at its Content-Length, and reports a shorter one).
+func readBody(r io.Reader, length, limit int64) ([]byte, error) {
+	if length < 0 || length > limit {
+		return io.ReadAll(io.LimitReader(r, limit+1))
+	}
+	buf := make([]byte, length)
+	n, err := io.ReadFull(r, buf)
+	return buf[:n], err
 }
 
 // complete returns a copy of params with the common parameters added and signed.
