@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 
 	"github.com/eipconform/eipconform/fixtures"
@@ -67,6 +68,19 @@ func (f *fixture) allocate(ctx context.Context) bool {
 		return false
 	}
 	f.eip, f.bound = a.AllocationId, false
+	return true
+}
+
+// sameValues reports whether two parameter sets are equal.
+func sameValues(a, b url.Values) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, va := range a {
+		if vb, ok := b[k]; !ok || !slices.Equal(va, vb) {
+			return false
+		}
+	}
 	return true
 }
 
@@ -215,7 +229,10 @@ func (s *session) boundaryCases(ctx context.Context, op *spec.Operation, f *fixt
 				return ctx.Err()
 			}
 			params := f.place(op, c.Params)
-			v := op.Evaluate(params, spec.Options{})
+			v := c.Want
+			if !sameValues(params, c.Params) {
+				v = op.Evaluate(params, spec.Options{}) // the fixture's resources may change it
+			}
 			if v.Outcome != spec.Reject && buysSubscription(op, params) {
 				s.rep.skip(op.Action, PhaseBoundaries, "cases that would buy a subscription (PrePaid) EIP, which no API call can release")
 				continue
