@@ -34,7 +34,6 @@ import (
 	"crypto/sha1"
 	"crypto/subtle"
 	"encoding/base64"
-	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -64,7 +63,6 @@ const (
 //
 //	rpc.PercentEncode("a b*c~/") // "a%20b%2Ac~%2F"
 func PercentEncode(s string) string {
-	const hexDigits = "0123456789ABCDEF"
 	escapes := 0
 	for i := 0; i < len(s); i++ {
 		if !unreserved(s[i]) {
@@ -74,7 +72,12 @@ func PercentEncode(s string) string {
 	if escapes == 0 {
 		return s
 	}
-	b := make([]byte, 0, len(s)+2*escapes)
+	return string(appendPercent(make([]byte, 0, len(s)+2*escapes), s))
+}
+
+// appendPercent appends PercentEncode(s) to b.
+func appendPercent(b []byte, s string) []byte {
+	const hexDigits = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if unreserved(c) {
@@ -83,7 +86,7 @@ func PercentEncode(s string) string {
 		}
 		b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
 	}
-	return string(b)
+	return b
 }
 
 func unreserved(c byte) bool {
@@ -194,19 +197,27 @@ func Verify(method string, params url.Values, secret string) (ok bool, stringToS
 //
 //	body := rpc.EncodeForm(params) // "Action=ReleaseEipAddress&AllocationId=eip-1&..."
 func EncodeForm(params url.Values) string {
-	keys := slices.Sorted(maps.Keys(params))
-	var b strings.Builder
-	for _, k := range keys {
-		for _, v := range params[k] {
-			if b.Len() > 0 {
-				b.WriteByte('&')
-			}
-			b.WriteString(PercentEncode(k))
-			b.WriteByte('=')
-			b.WriteString(PercentEncode(v))
+	keys := make([]string, 0, len(params))
+	size := 0
+	for k, vs := range params {
+		keys = append(keys, k)
+		for _, v := range vs {
+			size += len(k) + 3*len(v) + 2
 		}
 	}
-	return b.String()
+	slices.Sort(keys)
+	b := make([]byte, 0, size)
+	for _, k := range keys {
+		for _, v := range params[k] {
+			if len(b) > 0 {
+				b = append(b, '&')
+			}
+			b = appendPercent(b, k)
+			b = append(b, '=')
+			b = appendPercent(b, v)
+		}
+	}
+	return string(b)
 }
 
 // cloneValues returns a deep copy of params.
