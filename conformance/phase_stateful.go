@@ -1195,7 +1195,7 @@ func (c *seqStep) run(d *seqDriver, prev, next *seqModel, obs *seqObservation) {
 	t := d.t
 	mode := c.regionMode()
 	t.sh.region.lock(mode)
-	defer t.sh.region.unlock()
+	defer func() { t.sh.region.unlock(mode) }()
 	if mode == listing || c.kind == seqRepeat {
 		defer func() { obs.others, obs.gone = d.phaseListed(obs) }() // before the unlock
 	}
@@ -1282,8 +1282,9 @@ func (c *seqStep) run(d *seqDriver, prev, next *seqModel, obs *seqObservation) {
 		if c.kind == seqRepeat && x.resp.Status == http.StatusOK {
 			// The count: a listing, with the other listings (what changed in between is
 			// counted as listed).
-			t.sh.region.unlock()
-			t.sh.region.lock(listing)
+			t.sh.region.unlock(mode)
+			mode = listing
+			t.sh.region.lock(mode)
 			d.allPages(obs, url.Values{}, t.pageMax, "", t.quota, c.String()+": count")
 		}
 	case seqAssociate, seqUnassociate:
@@ -1725,14 +1726,19 @@ func countWant(want, baseline, own, others int) string {
 }
 
 // regionMode is how a command holds the region lock: listings (every page, by Status) with
-// other listings, re-allocations by IpAddress alone, everything else with other changes (a
-// repeated ClientToken too, which then lists the region with the other listings).
+// other listings, re-allocations by IpAddress alone, commands that change no EIP's status or
+// count (describing or monitoring one EIP, modifying its Name or Bandwidth, which no other
+// sequence's listing compares, an ECS public IP) with anything but a re-allocation, and
+// everything else with other changes (a repeated ClientToken too, which then lists the region
+// with the other listings).
 func (c *seqStep) regionMode() regionMode {
 	switch c.kind {
 	case seqDescribeStatus, seqDescribePages:
 		return listing
 	case seqReallocate:
 		return alone
+	case seqDescribeID, seqMonitor, seqModify, seqECS:
+		return neutral
 	}
 	return changing
 }
@@ -1744,18 +1750,21 @@ const (
 	changing regionMode = iota // with other changes: creates, changes or releases EIPs
 	listing                    // with other listings: reads the region's EIPs as a whole
 	alone                      // with nothing else
+	neutral                    // with anything but alone
 )
 
 // regionLock lets commands of one mode run together and keeps modes apart: no EIP changes
-// while a listing is read. When it falls free, the waiting modes take turns, and a turn
-// admits every command of its mode waiting then; newcomers join a running turn only while no
-// other mode waits, so no mode starves.
+// while a listing is read. When it falls free, the waiting modes (changing, listing, alone)
+// take turns, and a turn admits every command of its mode waiting then; newcomers join a
+// running turn only while no other mode waits, so no mode starves. Neutral commands run
+// beside any turn but alone's, and wait while alone waits.
 type regionLock struct {
 	mu      sync.Mutex
 	cond    sync.Cond
-	mode    regionMode
-	active  int
-	waiting [3]int
+	mode    regionMode // of the running turn
+	active  int        // its commands
+	neutral int        // neutral commands running
+	waiting [4]int
 	admit   int        // commands of mode the current turn still admits
 	next    regionMode // where the search for the next turn starts
 }
@@ -1767,23 +1776,38 @@ func (l *regionLock) lock(m regionMode) {
 		l.cond.L = &l.mu
 	}
 	l.waiting[m]++
-	for {
-		if l.active == 0 && l.turn() == m {
-			l.mode, l.next = m, (m+1)%3
-			l.admit = 0
-			if m != alone {
-				l.admit = l.waiting[m] - 1
-			}
-			break
-		}
-		if l.active > 0 && l.mode == m && m != alone && (l.admit > 0 || !l.othersWait(m)) {
-			l.admit = max(0, l.admit-1)
-			break
-		}
+	for !l.enter(m) {
 		l.cond.Wait()
 	}
 	l.waiting[m]--
+}
+
+// enter starts a command of mode m if it may start now.
+func (l *regionLock) enter(m regionMode) bool {
+	aloneRuns := l.active > 0 && l.mode == alone
+	switch {
+	case m == neutral:
+		if aloneRuns || l.waiting[alone] > 0 {
+			return false
+		}
+		l.neutral++
+		return true
+	case l.active == 0 && l.turn() == m:
+		if m == alone && l.neutral > 0 {
+			return false
+		}
+		l.mode, l.next = m, (m+1)%3
+		l.admit = 0
+		if m != alone {
+			l.admit = l.waiting[m] - 1
+		}
+	case l.active > 0 && l.mode == m && m != alone && (l.admit > 0 || !l.othersWait(m)):
+		l.admit = max(0, l.admit-1)
+	default:
+		return false
+	}
 	l.active++
+	return true
 }
 
 // turn is the mode whose turn it is when the lock is free: the first waiting one from next.
@@ -1797,7 +1821,7 @@ func (l *regionLock) turn() regionMode {
 }
 
 func (l *regionLock) othersWait(m regionMode) bool {
-	for other, n := range l.waiting {
+	for other, n := range l.waiting[:3] {
 		if regionMode(other) != m && n > 0 {
 			return true
 		}
@@ -1805,9 +1829,16 @@ func (l *regionLock) othersWait(m regionMode) bool {
 	return false
 }
 
-func (l *regionLock) unlock() {
+func (l *regionLock) unlock(m regionMode) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if m == neutral {
+		l.neutral--
+		if l.neutral == 0 {
+			l.cond.Broadcast()
+		}
+		return
+	}
 	l.active--
 	if l.active == 0 {
 		l.cond.Broadcast()
@@ -1983,7 +2014,7 @@ func (d *seqDriver) cleanup() {
 		return
 	}
 	t.sh.region.lock(changing)
-	defer t.sh.region.unlock()
+	defer t.sh.region.unlock(changing)
 	var ids []string
 	for _, id := range append(slices.Clone(d.ids), d.extra...) {
 		if id != "" && !slices.Contains(ids, id) {
