@@ -5,8 +5,9 @@ GO        ?= go
 BUILD     ?= build
 PKGS      ?= ./...
 TESTFLAGS ?= -race -count=1
+FUZZTIME  ?= 30s
 
-.PHONY: test lint bench build clean
+.PHONY: test lint bench fuzz build clean
 
 test:
 	@mkdir -p $(BUILD)
@@ -18,6 +19,11 @@ lint:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS)
+
+# fuzz runs every FuzzXxx of PKGS in turn for FUZZTIME on one core (-parallel 1), prints
+# execs/s per target and stops at the first crasher, which stays in testdata/fuzz.
+fuzz:
+	GO="$(GO)" FUZZTIME="$(FUZZTIME)" PKGS="$(PKGS)" scripts/fuzz.sh
 
 build:
 	$(GO) build -o $(BUILD)/eipconform ./cmd/eipconform

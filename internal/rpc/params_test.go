@@ -1,8 +1,11 @@
 package rpc_test
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -122,3 +125,116 @@ var errFailing = errors.New("connection reset")
 type failing struct{}
 
 func (failing) Read([]byte) (int, error) { return 0, errFailing }
+
+// FuzzReadParams checks ReadParams on any query, body, method, Content-Type and limit against
+// net/url's parser: the same parameters, in the same order, and an error exactly where net/url
+// finds one (a ';' is part of a value for ReadParams, a separator net/url refuses, so the
+// reference reads it as %3B). The body counts only for a POST with a form Content-Type, and
+// replaces the query's names; over the limit it is a 413 wrapping ErrTooLarge. Errors are
+// always *ParamsError, 400 naming the malformed parameter or 413. What it reads,
+// EncodeForm writes so that it reads the same again.
+//
+//	go test -run '^$' -fuzz '^FuzzReadParams$' -fuzztime 30s -parallel 1 ./internal/rpc
+func FuzzReadParams(f *testing.F) {
+	seeds := []struct {
+		query, body, contentType string
+		method                   uint8 // 0 GET, 1 POST, 2 PUT
+		limit                    uint16
+	}{
+		{"Action=A&Name=a%20b+c&Empty=&Flag", "", "", 0, 0},
+		{"", "Action=A&Name=%E5%90%8D", rpc.FormContentType, 1, 0},
+		{"Action=A&Name=query", "Name=form&F=f", "application/x-www-form-urlencoded; charset=UTF-8", 1, 0},
+		{"X=1&X=2&X=", "X=3", "APPLICATION/X-WWW-FORM-URLENCODED", 1, 0},
+		{"A=1;B=2", "C=3;D", rpc.FormContentType, 1, 0},
+		{"&&A=1&&", "&", rpc.FormContentType, 1, 0},
+		{"=v&==&%3D=%26", "", "", 0, 0},
+		{"Name=%zz", "", "", 0, 0},
+		{"Name=a%2", "", "", 0, 0},
+		{"Na%GGme=x", "", "", 0, 0},
+		{"A=1", "Description=100%", rpc.FormContentType, 1, 0},
+		{"A=%FF%FE%00", "B=%C3", rpc.FormContentType, 1, 0},
+		{"A=1", "A=" + strings.Repeat("x", 100), rpc.FormContentType, 1, 64},
+		{"A=1", "B=2", rpc.FormContentType, 0, 0},
+		{"A=1", "B=2", "application/json", 1, 0},
+		{"A=1", "B=2", "application/x-www-form-urlencoded;", 1, 0},
+		{"A=1", "B=2", "multipart/form-data; boundary=x", 1, 0},
+		{"A=1", "B=2", rpc.FormContentType, 2, 0},
+	}
+	for _, s := range seeds {
+		f.Add(s.query, []byte(s.body), s.contentType, s.method, s.limit)
+	}
+	f.Fuzz(func(t *testing.T, query string, body []byte, contentType string, method uint8, limit uint16) {
+		m := []string{http.MethodGet, http.MethodPost, http.MethodPut}[int(method)%3]
+		r := &http.Request{
+			Method: m, URL: &url.URL{Path: "/", RawQuery: query}, Header: http.Header{},
+			Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)),
+		}
+		if contentType != "" {
+			r.Header.Set("Content-Type", contentType)
+		}
+		maxBody := int64(limit)
+		got, err := rpc.ReadParams(r, maxBody)
+		if maxBody == 0 {
+			maxBody = rpc.DefaultMaxBody
+		}
+		what := fmt.Sprintf("ReadParams(%s ?%q, body %q, Content-Type %q, limit %d)", m, query, body, contentType, limit)
+
+		var pe *rpc.ParamsError
+		if err != nil && (!errors.As(err, &pe) || (pe.Where != "query" && pe.Where != "body")) {
+			t.Fatalf("%s error %v (%T), want a *rpc.ParamsError from the query or the body", what, err, err)
+		}
+		wantQuery, ok, qerr := referenceParams(query)
+		if !ok {
+			return // more parameters than net/url reads
+		}
+		if qerr != nil {
+			if pe == nil || pe.Where != "query" || pe.Status != http.StatusBadRequest || pe.Param == "" {
+				t.Fatalf("%s = %v, %v; net/url says %v, want a 400 naming a query parameter", what, got, err, qerr)
+			}
+			return
+		}
+		want := wantQuery
+		mediaType, _, mtErr := mime.ParseMediaType(contentType)
+		if m == http.MethodPost && mtErr == nil && mediaType == rpc.FormContentType {
+			if int64(len(body)) > maxBody {
+				if pe == nil || pe.Where != "body" || pe.Status != http.StatusRequestEntityTooLarge || !errors.Is(err, rpc.ErrTooLarge) {
+					t.Fatalf("%s = %v, %v; the body is %d bytes, want a 413 wrapping ErrTooLarge", what, got, err, len(body))
+				}
+				return
+			}
+			wantBody, ok, berr := referenceParams(string(body))
+			if !ok {
+				return
+			}
+			if berr != nil {
+				if pe == nil || pe.Where != "body" || pe.Status != http.StatusBadRequest || pe.Param == "" {
+					t.Fatalf("%s = %v, %v; net/url says %v, want a 400 naming a body parameter", what, got, err, berr)
+				}
+				return
+			}
+			for k, v := range wantBody {
+				want[k] = v
+			}
+		}
+		if err != nil {
+			t.Fatalf("%s = %v; net/url reads %v", what, err, want)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("%s differs from net/url (-net/url +ReadParams):\n%s", what, diff)
+		}
+		again, err := rpc.ReadParams(&http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/", RawQuery: rpc.EncodeForm(got)}}, 0)
+		if err != nil || !cmp.Equal(got, again) {
+			t.Fatalf("%s: reading EncodeForm(%v) again = %v, %v; want the same parameters", what, got, again, err)
+		}
+	})
+}
+
+// referenceParams parses s with url.ParseQuery, a ';' read as part of a value; ok is false when
+// s has more parameters than net/url reads at all.
+func referenceParams(s string) (url.Values, bool, error) {
+	if strings.Count(s, "&") >= 10000 {
+		return nil, false, nil
+	}
+	v, err := url.ParseQuery(strings.ReplaceAll(s, ";", "%3B"))
+	return v, true, err
+}
