@@ -49,7 +49,7 @@ func (s *session) judge(r *request, resp *rpc.Response, v spec.Verdict) bool {
 	// on the default), with a matching content type.
 	asked, explicit := rpc.ParseFormat(r.params.Get(rpc.ParamFormat), rpc.DefaultFormat())
 	ct := resp.Header.Get("Content-Type")
-	got, known := formatOfContentType(ct)
+	got, known := rpc.FormatOf(ct)
 	switch {
 	case !known:
 		fail(CheckFormat, "the response's Content-Type names no format", fmt.Sprintf("Content-Type %q", ct), "application/json or application/xml")
@@ -178,18 +178,6 @@ func orNone(code string) string {
 		return "(no code)"
 	}
 	return code
-}
-
-// formatOfContentType reads the format a Content-Type names.
-func formatOfContentType(ct string) (rpc.Format, bool) {
-	mt := strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
-	switch {
-	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
-		return rpc.JSON, true
-	case mt == "application/xml" || mt == "text/xml" || strings.HasSuffix(mt, "+xml"):
-		return rpc.XML, true
-	}
-	return "", false
 }
 
 // isStateError reports whether (status, code) is the error of one of op's state rules.

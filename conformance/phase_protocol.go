@@ -830,7 +830,7 @@ func (s *session) sendRaw(ctx context.Context, r *request, query, form url.Value
 	}
 	resp := &rpc.Response{Status: hr.StatusCode, Header: hr.Header, Body: data, Params: all}
 	var ok bool
-	if resp.Format, ok = formatOfContentType(hr.Header.Get("Content-Type")); !ok {
+	if resp.Format, ok = rpc.FormatOf(hr.Header.Get("Content-Type")); !ok {
 		resp.Format, _ = rpc.ParseFormat(all.Get(rpc.ParamFormat), rpc.DefaultFormat())
 	}
 	if resp.Status/100 != 2 {

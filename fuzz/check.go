@@ -3,7 +3,6 @@ package fuzz
 import (
 	"fmt"
 	"maps"
-	"mime"
 	"net/url"
 	"slices"
 	"strconv"
@@ -101,7 +100,7 @@ func (o *oracle) check(params url.Values, v spec.Verdict, status int, contentTyp
 	}
 	requested, _ := rpc.ParseFormat(params.Get(rpc.ParamFormat), rpc.DefaultFormat())
 	format := requested
-	if f, ok := formatOf(contentType); ok {
+	if f, ok := rpc.FormatOf(contentType); ok {
 		format = f
 		if want := params.Get(rpc.ParamFormat); (want == string(rpc.JSON) || want == string(rpc.XML)) && f != rpc.Format(want) {
 			return fail("the answer is not in the requested format: got Content-Type %q, want %s", contentType, want)
@@ -160,27 +159,6 @@ func (o *oracle) name() string {
 		return "an unknown action"
 	}
 	return o.op.Action
-}
-
-// formatOf reads the format a Content-Type names.
-func formatOf(contentType string) (rpc.Format, bool) {
-	switch contentType { // the common cases, without parsing
-	case rpc.JSONContentType:
-		return rpc.JSON, true
-	case rpc.XMLContentType:
-		return rpc.XML, true
-	}
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return "", false
-	}
-	switch {
-	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
-		return rpc.JSON, true
-	case mt == "application/xml" || mt == "text/xml" || strings.HasSuffix(mt, "+xml"):
-		return rpc.XML, true
-	}
-	return "", false
 }
 
 func answer(status int, code string) string {

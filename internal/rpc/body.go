@@ -69,8 +69,18 @@ func DefaultFormat() Format {
 	return f
 }
 
-// formatOfContentType returns the format a Content-Type names, or false.
-func formatOfContentType(contentType string) (Format, bool) {
+// FormatOf reads the format a Content-Type names: JSON for application/json and +json, XML
+// for application/xml, text/xml and +xml (parameters such as charset aside); false for
+// anything else.
+//
+//	f, ok := rpc.FormatOf(resp.Header.Get("Content-Type"))
+func FormatOf(contentType string) (Format, bool) {
+	switch contentType { // what this package writes, without parsing
+	case JSONContentType:
+		return JSON, true
+	case XMLContentType:
+		return XML, true
+	}
 	mediaType, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return "", false

@@ -172,7 +172,7 @@ func (c *Client) Do(ctx context.Context, params url.Values) (*Response, error) {
 
 	r := &Response{Status: resp.StatusCode, Header: resp.Header, Body: data, Params: p}
 	var ok bool
-	if r.Format, ok = formatOfContentType(resp.Header.Get("Content-Type")); !ok {
+	if r.Format, ok = FormatOf(resp.Header.Get("Content-Type")); !ok {
 		r.Format, _ = ParseFormat(p.Get(ParamFormat), DefaultFormat())
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
