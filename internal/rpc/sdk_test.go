@@ -14,8 +14,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth"
-	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
@@ -402,24 +400,11 @@ func FuzzSignSDK(f *testing.F) {
 		if post {
 			method = http.MethodPost
 		}
-		req := requests.NewCommonRequest()
-		req.Method = method
-		req.Product, req.Version, req.ApiName = op.Product, op.Version, op.Action
-		req.QueryParams[qName] = qValue
+		var form map[string]string
 		if post {
-			req.FormParams[fName] = fValue // a GET's form would go in a body no server reads
+			form = map[string]string{fName: fValue} // a GET's form would go in a body no server reads
 		}
-		req.TransToAcsRequest()
-		if err := auth.Sign(req, nil, "cn-hangzhou", credentials.NewStaticAKCredentialsProvider(id, secret)); err != nil {
-			t.Fatalf("SDK auth.Sign = %v", err)
-		}
-		params := url.Values{}
-		for k, v := range req.GetQueryParams() {
-			params.Set(k, v)
-		}
-		for k, v := range req.GetFormParams() {
-			params.Set(k, v)
-		}
+		req, params := sdkSign(t, op, method, map[string]string{qName: qValue}, form, id, secret)
 		what := fmt.Sprintf("%s %v secret %q", method, params, secret)
 		if diff := cmp.Diff(req.GetStringToSign(), rpc.StringToSign(method, params)); diff != "" {
 			t.Fatalf("StringToSign(%s) differs from the SDK's (-sdk +ours):\n%s", what, diff)

@@ -136,26 +136,7 @@ func TestSignMatchesSDK(t *testing.T) {
 	for _, method := range []string{http.MethodGet, http.MethodPost} {
 		for _, tc := range sdkCases {
 			t.Run(method+"/"+tc.name, func(t *testing.T) {
-				req := requests.NewCommonRequest()
-				req.Method = method
-				req.Product, req.Version, req.ApiName = op.Product, op.Version, op.Action
-				for k, v := range tc.query {
-					req.QueryParams[k] = v
-				}
-				for k, v := range tc.form {
-					req.FormParams[k] = v
-				}
-				req.TransToAcsRequest()
-				if err := auth.Sign(req, nil, "cn-hangzhou", credentials.NewStaticAKCredentialsProvider(id, secret)); err != nil {
-					t.Fatalf("SDK auth.Sign = %v", err)
-				}
-				params := url.Values{}
-				for k, v := range req.GetQueryParams() {
-					params.Set(k, v)
-				}
-				for k, v := range req.GetFormParams() {
-					params.Set(k, v)
-				}
+				req, params := sdkSign(t, op, method, tc.query, tc.form, id, secret)
 				if got, want := params.Get(rpc.ParamSignatureMethod), spec.Default().Signature.Method; got != want {
 					t.Errorf("SDK sent SignatureMethod %q; the spec says %q", got, want)
 				}
@@ -293,4 +274,32 @@ func encode(p url.Values) string {
 		}
 	}
 	return strings.Join(parts, "&")
+}
+
+// sdkSign signs a request of op with the Go SDK's own signer (auth.Sign, what its clients
+// call) and returns it with every parameter it carries, query and form (form last, as the SDK
+// signs them).
+func sdkSign(t testing.TB, op *spec.Operation, method string, query, form map[string]string, id, secret string) (*requests.CommonRequest, url.Values) {
+	t.Helper()
+	req := requests.NewCommonRequest()
+	req.Method = method
+	req.Product, req.Version, req.ApiName = op.Product, op.Version, op.Action
+	for k, v := range query {
+		req.QueryParams[k] = v
+	}
+	for k, v := range form {
+		req.FormParams[k] = v
+	}
+	req.TransToAcsRequest()
+	if err := auth.Sign(req, nil, "cn-hangzhou", credentials.NewStaticAKCredentialsProvider(id, secret)); err != nil {
+		t.Fatalf("SDK auth.Sign = %v", err)
+	}
+	params := url.Values{}
+	for k, v := range req.GetQueryParams() {
+		params.Set(k, v)
+	}
+	for k, v := range req.GetFormParams() {
+		params.Set(k, v)
+	}
+	return req, params
 }
