@@ -60,12 +60,13 @@ func (c *call) fail(kind spec.StateKind, args ...string) *apiError {
 func errorFor(op *spec.Operation, ref spec.ErrorRef, args ...string) *apiError {
 	msg := ""
 	if op != nil {
+		var rows []string
 		for _, e := range op.Errors {
 			if e.Status == ref.Status && e.Code == ref.Code {
-				msg = e.Message
-				break
+				rows = append(rows, e.Message)
 			}
 		}
+		msg = messageFor(op, rows, args)
 	}
 	if msg == "" {
 		for _, e := range spec.Default().ProtocolErrors {
@@ -79,6 +80,48 @@ func errorFor(op *spec.Operation, ref spec.ErrorRef, args ...string) *apiError {
 		msg = strings.Replace(msg, "%s", a, 1)
 	}
 	return &apiError{Status: ref.Status, Code: ref.Code, Message: msg}
+}
+
+// messageFor picks, among the messages of the error-table rows of one code, the one about the
+// parameter in question (args[0], when given): a row that names it, else one that names no
+// other parameter of op; "" when none fits (the protocol error's generic message then serves).
+// The tables give one code several rows, each about one parameter ("Specified value of
+// \"Bandwidth\" is not valid."), which must not answer for another.
+func messageFor(op *spec.Operation, rows []string, args []string) string {
+	if len(args) == 0 || args[0] == "" {
+		if len(rows) > 0 {
+			return rows[0]
+		}
+		return ""
+	}
+	for _, m := range rows {
+		if mentions(m, args[0]) {
+			return m
+		}
+	}
+	for _, m := range rows {
+		if !slices.ContainsFunc(op.Parameters, func(p *spec.Parameter) bool { return mentions(m, p.Name) }) {
+			return m
+		}
+	}
+	return ""
+}
+
+// mentions reports whether msg names a parameter: the name, not part of a longer word.
+func mentions(msg, name string) bool {
+	word := func(b byte) bool { return 'A' <= b && b <= 'Z' || 'a' <= b && b <= 'z' || '0' <= b && b <= '9' }
+	for i := 0; ; {
+		j := strings.Index(msg[i:], name)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(name)
+		if (j == 0 || !word(msg[j-1])) && (end == len(msg) || !word(msg[end])) {
+			return true
+		}
+		i = j + 1
+	}
 }
 
 func (s *state) regionOK(c *call) *apiError {
