@@ -55,6 +55,10 @@ func (e *ParamsError) Error() string {
 // Unwrap returns Err.
 func (e *ParamsError) Unwrap() error { return e.Err }
 
+// MaxParams is the most parameters ReadParams reads from one request, query and body
+// together; the operations take a few dozen at most.
+const MaxParams = 1000
+
 // ReadParams returns a request's parameters: the URL query and, for a POST whose Content-Type
 // is application/x-www-form-urlencoded (any parameters, such as charset, allowed), the form
 // body. A name in the body replaces the same name in the query, as the Go SDK's signer
@@ -64,14 +68,17 @@ func (e *ParamsError) Unwrap() error { return e.Err }
 // Both parts are split on & only (a ; is part of a value) and decoded with '+' as a space and
 // %XX escapes; a malformed escape is a *ParamsError naming the parameter. The body is read
 // through a limit of maxBody bytes (DefaultMaxBody when maxBody <= 0): a larger body is a
-// *ParamsError with Status 413 wrapping ErrTooLarge.
+// *ParamsError with Status 413 wrapping ErrTooLarge. More than MaxParams parameters, query
+// and body together, are a *ParamsError with Status 400: a megabyte of "a&a&..." would
+// otherwise cost a map of half a million entries.
 //
 //	params, err := rpc.ReadParams(r, 1<<20)
 func ReadParams(r *http.Request, maxBody int64) (url.Values, error) {
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBody
 	}
-	params, err := parseParams(r.URL.RawQuery, "query")
+	budget := MaxParams
+	params, err := parseParams(r.URL.RawQuery, "query", &budget)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +98,7 @@ func ReadParams(r *http.Request, maxBody int64) (url.Values, error) {
 		return nil, &ParamsError{Status: http.StatusRequestEntityTooLarge, Where: "body",
 			Err: fmt.Errorf("more than %d bytes: %w", maxBody, ErrTooLarge)}
 	}
-	form, err := parseParams(string(data), "body")
+	form, err := parseParams(string(data), "body", &budget)
 	if err != nil {
 		return nil, err
 	}
@@ -111,13 +118,16 @@ func isForm(contentType string) bool {
 }
 
 // parseParams decodes name=value pairs separated by &.
-func parseParams(s, where string) (url.Values, error) {
+func parseParams(s, where string, budget *int) (url.Values, error) {
 	out := url.Values{}
 	for s != "" {
 		var pair string
 		pair, s, _ = strings.Cut(s, "&")
 		if pair == "" {
 			continue
+		}
+		if *budget--; *budget < 0 {
+			return nil, &ParamsError{Status: http.StatusBadRequest, Where: where, Err: fmt.Errorf("more than %d parameters", MaxParams)}
 		}
 		rawName, rawValue, _ := strings.Cut(pair, "=")
 		name, err := url.QueryUnescape(rawName)

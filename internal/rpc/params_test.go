@@ -238,3 +238,39 @@ func referenceParams(s string) (url.Values, bool, error) {
 	v, err := url.ParseQuery(strings.ReplaceAll(s, ";", "%3B"))
 	return v, true, err
 }
+
+// TestReadParamsCapsTheParameterCount: MaxParams parameters are read, one more (counted over
+// query and body together) is a 400 ParamsError that says so.
+func TestReadParamsCapsTheParameterCount(t *testing.T) {
+	many := func(n int, prefix string) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = fmt.Sprintf("%s%d=v", prefix, i)
+		}
+		return strings.Join(parts, "&")
+	}
+	for _, tc := range []struct {
+		name        string
+		query, body string
+		wantErr     bool
+	}{
+		{"MaxParams in the query", many(rpc.MaxParams, "q"), "", false},
+		{"MaxParams split over query and body", many(rpc.MaxParams/2, "q"), many(rpc.MaxParams-rpc.MaxParams/2, "b"), false},
+		{"one more in the query", many(rpc.MaxParams+1, "q"), "", true},
+		{"one more over query and body", many(rpc.MaxParams/2, "q"), many(rpc.MaxParams-rpc.MaxParams/2+1, "b"), true},
+		{"empty pairs do not count", many(rpc.MaxParams, "q") + strings.Repeat("&", 5000), "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/?"+tc.query, strings.NewReader(tc.body))
+			r.Header.Set("Content-Type", rpc.FormContentType)
+			params, err := rpc.ReadParams(r, 0)
+			var pe *rpc.ParamsError
+			switch {
+			case tc.wantErr && (!errors.As(err, &pe) || pe.Status != http.StatusBadRequest || !strings.Contains(err.Error(), "parameters")):
+				t.Errorf("ReadParams = %d params, %v; want a 400 ParamsError about the parameter count", len(params), err)
+			case !tc.wantErr && (err != nil || len(params) != rpc.MaxParams):
+				t.Errorf("ReadParams = %d params, %v; want %d and no error", len(params), err, rpc.MaxParams)
+			}
+		})
+	}
+}
