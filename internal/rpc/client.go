@@ -20,7 +20,10 @@ import (
 )
 
 // defaultHTTP is the HTTP client of a Client without one.
-var defaultHTTP = &http.Client{Timeout: 10 * time.Second}
+var defaultHTTP = &http.Client{Timeout: 10 * time.Second, CheckRedirect: noRedirects}
+
+// noRedirects makes an http.Client return a redirect as the answer instead of following it.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Client signs and sends RPC requests; the conformance engine and the tests use it. The zero
 // value of every field but Endpoint is usable.
@@ -34,7 +37,9 @@ type Client struct {
 	// AccessKeyID and AccessKeySecret sign requests. With an empty AccessKeyID no signature
 	// parameters are added (for endpoints that do not authenticate).
 	AccessKeyID, AccessKeySecret string
-	// HTTP sends the requests; nil means a client with a 10 s timeout.
+	// HTTP sends the requests; nil means a client with a 10 s timeout. Redirects are never
+	// followed, whatever its CheckRedirect: a 3xx is the endpoint's answer (following one could
+	// send a signed request to a host nobody named).
 	HTTP *http.Client
 	// MaxBody caps the response body read; 0 means DefaultMaxBody. A larger body is an error
 	// wrapping ErrTooLarge.
@@ -149,9 +154,11 @@ func (c *Client) Do(ctx context.Context, params url.Values) (*Response, error) {
 	if body != nil {
 		req.Header.Set("Content-Type", FormContentType)
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = defaultHTTP
+	hc := defaultHTTP
+	if c.HTTP != nil {
+		noFollow := *c.HTTP
+		noFollow.CheckRedirect = noRedirects
+		hc = &noFollow
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -249,4 +251,26 @@ func TestClientErrors(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestClientNeverFollowsRedirects: a 3xx is the answer, with or without an http.Client of the
+// caller's; the host it points to never sees a request.
+func TestClientNeverFollowsRedirects(t *testing.T) {
+	var followed atomic.Int64
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { followed.Add(1) }))
+	defer elsewhere.Close()
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+"/", http.StatusTemporaryRedirect)
+	}))
+	defer redirect.Close()
+	for _, hc := range []*http.Client{nil, {Timeout: 5 * time.Second}, {CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}} {
+		c := &rpc.Client{Endpoint: redirect.URL, AccessKeyID: "id", AccessKeySecret: "secret", HTTP: hc}
+		resp, err := c.Do(context.Background(), url.Values{"Action": {"DescribeEipAddresses"}})
+		if err != nil || resp.Status != http.StatusTemporaryRedirect {
+			t.Errorf("Do against a redirecting endpoint (HTTP %v) = %v, %v; want the 307 as the answer", hc != nil, resp, err)
+		}
+	}
+	if n := followed.Load(); n != 0 {
+		t.Errorf("the redirect's target got %d requests; want none", n)
+	}
 }
