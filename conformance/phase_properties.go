@@ -247,7 +247,7 @@ func (s *session) tryProperty(ctx context.Context, f *fixture, r *request, v spe
 	}
 	resp, err := s.send(ctx, r)
 	if err != nil || resp == nil {
-		a.ok = err != nil || s.opts.DryRun || !s.canMutate(r.op)
+		a.ok = err != nil || s.opts.DryRun || !s.canMutate(r.op) || s.stopped() != ""
 		return a
 	}
 	a.resp = resp

@@ -797,12 +797,9 @@ func (s *session) sendRaw(ctx context.Context, r *request, query, form url.Value
 	if form != nil {
 		req.Header.Set("Content-Type", rpc.FormContentType)
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	hr, err := hc.Do(req)
+	hr, err := c.HTTP.Do(req) // the session's client: its timeout, no redirects
 	s.counted(r.phase)
+	s.answered(err == nil || ctx.Err() != nil)
 	var data []byte
 	if err == nil {
 		defer hr.Body.Close()

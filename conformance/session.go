@@ -40,7 +40,14 @@ type session struct {
 	created  []created // resources to clean up, in creation order
 	sent     int
 	progress int
+	failures int    // requests in a row that failed at the transport level
+	down     string // why the run stopped sending, once the endpoint stopped answering
 }
+
+// maxTransportFailures is how many requests in a row may fail at the transport level
+// (timeouts, resets, bodies over the cap) before the run stops sending: an endpoint that
+// stopped answering would otherwise cost every remaining case its timeout.
+const maxTransportFailures = 10
 
 // created is a resource the run made.
 type created struct {
@@ -86,7 +93,8 @@ func newSession(target Target, opts Options) (*session, func(), error) {
 		clients: map[string]*rpc.Client{}, limiter: newLimiter(opts.RateLimit),
 	}
 	s.rep = newReport(opts.Seed, target, opts)
-	hc := &http.Client{Timeout: opts.Timeout, Transport: &http.Transport{MaxIdleConnsPerHost: opts.Workers * 2, DisableCompression: true}}
+	hc := &http.Client{Timeout: opts.Timeout, CheckRedirect: rpc.NoRedirects,
+		Transport: &http.Transport{MaxIdleConnsPerHost: opts.Workers * 2, DisableCompression: true}}
 	for _, p := range s.spec.Products {
 		c := &rpc.Client{Endpoint: target.endpointFor(p.Name), HTTP: hc, MaxBody: opts.MaxBody}
 		if !target.NoAuth {
@@ -115,7 +123,7 @@ func (s *session) preflight(ctx context.Context) error {
 	}
 	p := s.base(op)
 	_, err := s.clients[op.Product].Do(ctx, p)
-	if err != nil {
+	if err != nil && !errors.Is(err, rpc.ErrTooLarge) { // a body over the cap is an answer, and a violation
 		return fmt.Errorf("conformance: %w: %s: %v", ErrUnreachable, s.clients[op.Product].Endpoint, err)
 	}
 	return nil
@@ -169,6 +177,10 @@ func (s *session) send(ctx context.Context, r *request) (*rpc.Response, error) {
 		s.rep.plan(r)
 		return nil, nil
 	}
+	if down := s.stopped(); down != "" {
+		s.rep.skip(r.op.Action, r.phase, down)
+		return nil, nil
+	}
 	if err := s.limiter.wait(ctx); err != nil {
 		return nil, err
 	}
@@ -178,6 +190,7 @@ func (s *session) send(ctx context.Context, r *request) (*rpc.Response, error) {
 	}
 	resp, err := c.Do(ctx, r.params)
 	s.counted(r.phase)
+	s.answered(err == nil || ctx.Err() != nil)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -194,6 +207,31 @@ func (s *session) send(ctx context.Context, r *request) (*rpc.Response, error) {
 	}
 	s.track(r.op, resp)
 	return resp, nil
+}
+
+// answered keeps count of transport failures in a row; at maxTransportFailures the run stops
+// sending (stopped says why, and the report's notes say it once).
+func (s *session) answered(ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ok {
+		s.failures = 0
+		return
+	}
+	s.failures++
+	if s.failures >= maxTransportFailures && s.down == "" {
+		s.down = fmt.Sprintf("the endpoint stopped answering (%d requests in a row failed at the transport level); the run sent nothing more", s.failures)
+		s.rep.mu.Lock()
+		s.rep.Notes = append(s.rep.Notes, s.down)
+		s.rep.mu.Unlock()
+	}
+}
+
+// stopped says why the run stopped sending, or "".
+func (s *session) stopped() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.down
 }
 
 // counted counts a sent request and reports progress now and then.

@@ -20,10 +20,13 @@ import (
 )
 
 // defaultHTTP is the HTTP client of a Client without one.
-var defaultHTTP = &http.Client{Timeout: 10 * time.Second, CheckRedirect: noRedirects}
+var defaultHTTP = &http.Client{Timeout: 10 * time.Second, CheckRedirect: NoRedirects}
 
-// noRedirects makes an http.Client return a redirect as the answer instead of following it.
-func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+// NoRedirects is an http.Client's CheckRedirect that returns a redirect as the answer
+// instead of following it, as Client does with every http.Client.
+//
+//	hc := &http.Client{Timeout: 10 * time.Second, CheckRedirect: rpc.NoRedirects}
+func NoRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Client signs and sends RPC requests; the conformance engine and the tests use it. The zero
 // value of every field but Endpoint is usable.
@@ -157,7 +160,7 @@ func (c *Client) Do(ctx context.Context, params url.Values) (*Response, error) {
 	hc := defaultHTTP
 	if c.HTTP != nil {
 		noFollow := *c.HTTP
-		noFollow.CheckRedirect = noRedirects
+		noFollow.CheckRedirect = NoRedirects
 		hc = &noFollow
 	}
 	resp, err := hc.Do(req)
