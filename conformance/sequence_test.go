@@ -53,15 +53,19 @@ func FuzzStateful(f *testing.F) {
 		f.Add(s)
 	}
 	seq := newSequences(f, nil)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		vs, err := seq.Check(data)
-		if err != nil {
-			t.Fatalf("Sequences.Check(%q) = %v", data, err)
-		}
-		for _, v := range vs {
-			t.Errorf("Sequences.Check(%q): %s", data, v)
-		}
-	})
+	f.Fuzz(func(t *testing.T, data []byte) { checkClean(t, seq, data) })
+}
+
+// checkClean runs one input and fails t on every violation, or if it could not run.
+func checkClean(t *testing.T, seq *conformance.Sequences, data []byte) {
+	t.Helper()
+	vs, err := seq.Check(data)
+	if err != nil {
+		t.Fatalf("Sequences.Check(%q) = %v", data, err)
+	}
+	for _, v := range vs {
+		t.Errorf("Sequences.Check(%q): %s", data, v)
+	}
 }
 
 // TestSequencesCatchBrokenEndpoints: the sequences find what the stateful phase finds, under
@@ -113,13 +117,7 @@ func TestSequencesPassOnTheEmulator(t *testing.T) {
 		inputs = append(inputs, b)
 	}
 	for _, in := range inputs {
-		vs, err := seq.Check(in)
-		if err != nil {
-			t.Fatalf("Check(%q) = %v", in, err)
-		}
-		for _, v := range vs {
-			t.Errorf("Check(%q): %s", in, v)
-		}
+		checkClean(t, seq, in)
 	}
 }
 
