@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // stateVersion is written into every state file; another version is refused.
@@ -73,24 +74,92 @@ func loadState(path string) (*state, error) {
 	return st, nil
 }
 
-// SaveState writes the state to Options.StatePath atomically: a temporary file in the same
-// directory, synced, then renamed over the old one. It does nothing without a StatePath.
+// saver serializes the writes of the state file and groups them: a change waits for the
+// first write that starts after it, and one write covers every change made before it began.
+type saver struct {
+	mu     sync.Mutex
+	cond   sync.Cond // signalled when a write ends; L is mu
+	saving bool      // a write is under way
+	saved  uint64    // the newest Server.gen the file holds
+}
+
+// SaveState writes the whole state to Options.StatePath atomically: a temporary file in the
+// same directory, synced, then renamed over the old one, and the directory synced. It does
+// nothing without a StatePath.
+//
+// A server with a StatePath also saves on its own: every request that changes the state is
+// answered only after a write that includes its change has completed (concurrent changes
+// share one write), so a crash never loses an acknowledged change and never leaves a torn
+// file. If that write fails, the request is answered with ServiceUnavailable instead.
+// SaveState is for callers that want the file written now, such as a graceful shutdown.
 func (s *Server) SaveState() error {
 	if s.opts.StatePath == "" {
 		return nil
 	}
+	s.saver.mu.Lock()
+	defer s.saver.mu.Unlock()
+	return s.saveLocked()
+}
+
+// commit returns once the state file holds generation gen of the state, writing it if no
+// write under way or done already includes it.
+func (s *Server) commit(gen uint64) error {
+	s.saver.mu.Lock()
+	defer s.saver.mu.Unlock()
+	for s.saver.saved < gen {
+		if err := s.saveLocked(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// saveLocked waits for the write under way, if any, then writes the state as it is now.
+// It is called with saver.mu held, and releases it while writing.
+func (s *Server) saveLocked() error {
+	v := &s.saver
+	for v.saving {
+		v.cond.Wait()
+	}
+	v.saving = true
+	v.mu.Unlock()
+	gen, err := s.save()
+	v.mu.Lock()
+	v.saving = false
+	if err == nil && gen > v.saved {
+		v.saved = gen
+	}
+	v.cond.Broadcast()
+	return err
+}
+
+// save writes the state and returns the generation it wrote.
+func (s *Server) save() (uint64, error) {
 	s.mu.Lock()
 	data, err := json.MarshalIndent(stateFile{Version: stateVersion, State: s.st}, "", " ")
+	gen := s.gen
 	s.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("state: %w", err)
+		return 0, fmt.Errorf("state: %w", err)
 	}
-	return writeAtomic(s.opts.StatePath, data)
+	return gen, writeAtomic(s.opts.StatePath, data)
+}
+
+// tempPrefix is how the temporary files of writeAtomic for path begin.
+func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
+
+// removeStaleTemps removes the temporary files a write of path left when its process died
+// before the rename; the state file itself is always whole.
+func removeStaleTemps(path string) {
+	names, _ := filepath.Glob(filepath.Join(filepath.Dir(path), tempPrefix(path)+"*"))
+	for _, name := range names {
+		os.Remove(name)
+	}
 }
 
 func writeAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := os.CreateTemp(dir, tempPrefix(path)+"*")
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}

@@ -3,10 +3,12 @@ package emulator_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -192,5 +194,96 @@ func TestCorruptStateFile(t *testing.T) {
 				t.Errorf("New with a %s state file changed the file (read error %v)", tc.name, rerr)
 			}
 		})
+	}
+}
+
+// TestEveryChangeIsSavedBeforeItsAnswer: with a StatePath, the file holds every change an
+// answer acknowledged (a server started from it lists the same EIPs), and requests that
+// change nothing do not write it.
+func TestEveryChangeIsSavedBeforeItsAnswer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	e := newEnv(t, emulator.Options{StatePath: path})
+	ignoreRequestID := cmpopts.IgnoreMapEntries(func(k string, _ any) bool { return k == "RequestId" })
+	// onDisk is what a server started from the file now lists.
+	onDisk := func() []map[string]any {
+		t.Helper()
+		return describeAll(newEnv(t, emulator.Options{StatePath: path}))
+	}
+	read := func() []byte {
+		t.Helper()
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("after an acknowledged change: %v", err)
+		}
+		return data
+	}
+	a := str(e.ok("AllocateEipAddress", "Name", "first"), "AllocationId")
+	b := str(e.ok("AllocateEipAddress", "ClientToken", "tok-saved"), "AllocationId")
+	for _, step := range []struct {
+		action string
+		kv     []string
+	}{
+		{"AssociateEipAddress", []string{"AllocationId", a, "InstanceId", "i-emu-running-1"}},
+		{"ModifyEipAddressAttribute", []string{"AllocationId", b, "Name", "renamed", "Bandwidth", "9"}},
+		{"UnassociateEipAddress", []string{"AllocationId", a, "InstanceId", "i-emu-running-1"}},
+		{"ReleaseEipAddress", []string{"AllocationId", a}},
+	} {
+		e.ok(step.action, step.kv...)
+		if diff := cmp.Diff(describeAll(e), onDisk(), ignoreRequestID); diff != "" {
+			t.Errorf("after %s %v, the state file's EIPs mismatch the server's (-server +file):\n%s", step.action, step.kv, diff)
+		}
+	}
+	before := read()
+	e.ok("DescribeEipAddresses")
+	e.ok("DescribeEipAddresses", "AllocationId", b)
+	e.fails(spec.StateEipNotFound, "ReleaseEipAddress", "AllocationId", a)
+	if !bytes.Equal(before, read()) {
+		t.Errorf("two descriptions and a refused release wrote the state file; only acknowledged changes may")
+	}
+	e.ok("OpenPublicIpAddressPoolService")
+	if bytes.Equal(before, read()) {
+		t.Errorf("OpenPublicIpAddressPoolService was acknowledged but the state file did not change")
+	}
+}
+
+// TestUnsavedChangeIsNotAcknowledged: when the state file cannot be written, a change is
+// answered with the spec's ServiceUnavailable, never with success.
+func TestUnsavedChangeIsNotAcknowledged(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "gone")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, emulator.Options{StatePath: filepath.Join(dir, "state.json")})
+	e.ok("AllocateEipAddress")
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	want := protocolRef(t, spec.ErrUnavailable)
+	e.failsWith(want.Status, want.Code, "AllocateEipAddress")
+	e.ok("DescribeEipAddresses") // reads do not need the file
+}
+
+// TestConcurrentChangesAreAllSaved: changes that arrive together share writes of the state
+// file, and each is in the file when its answer arrives.
+func TestConcurrentChangesAreAllSaved(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	e := newEnv(t, emulator.Options{StatePath: path})
+	const n = 16
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ids[i] = str(e.ok("AllocateEipAddress", "Name", fmt.Sprintf("concurrent-%d", i)), "AllocationId")
+		})
+	}
+	wg.Wait()
+	var got []string
+	for _, eip := range describeAll(newEnv(t, emulator.Options{StatePath: path})) {
+		got = append(got, eip["AllocationId"].(string))
+	}
+	slices.Sort(got)
+	slices.Sort(ids)
+	if diff := cmp.Diff(ids, got); diff != "" {
+		t.Errorf("the EIPs in the state file after %d concurrent allocations mismatch (-acknowledged +file):\n%s", n, diff)
 	}
 }

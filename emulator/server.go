@@ -47,7 +47,8 @@ type Options struct {
 	MaxBody int64
 	// Log receives one line per request; nil means no log.
 	Log io.Writer
-	// StatePath, when set, is loaded at New (if it exists) and written by SaveState.
+	// StatePath, when set, is loaded at New (if it exists), and every change an answer
+	// acknowledges is written to it before the answer is sent (SaveState says how).
 	StatePath string
 	// MaxNonces caps how many recent SignatureNonces are remembered; 0 means 1,000,000.
 	MaxNonces int
@@ -64,6 +65,8 @@ type Server struct {
 	format   rpc.Format
 	mu       sync.Mutex
 	st       *state
+	gen      uint64 // changes made to st; guarded by mu
+	saver    saver
 	nonces   *nonceCache
 	faults   *faultTable
 	handlers map[string]handler
@@ -76,6 +79,7 @@ type handler func(*state, *call) (any, *apiError)
 // from it; a corrupt state file is an error, never silently replaced.
 func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, spec: spec.Default()}
+	s.saver.cond.L = &s.saver.mu
 	if s.opts.Now == nil {
 		s.opts.Now = time.Now
 	}
@@ -123,6 +127,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.st = newState(w)
 	if opts.StatePath != "" {
+		removeStaleTemps(opts.StatePath)
 		st, err := loadState(opts.StatePath)
 		switch {
 		case errors.Is(err, errNoState):
@@ -309,8 +314,21 @@ func (s *Server) handle(r *http.Request, params url.Values, reqID string) (*spec
 		return op, nil, e
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	body, e := s.handlers[op.Action](s.st, &call{op: op, params: params, now: now, reqID: reqID})
+	gen := uint64(0)
+	if e == nil && op.Mutates && s.opts.StatePath != "" {
+		s.gen++
+		gen = s.gen
+	}
+	s.mu.Unlock()
+	if gen > 0 {
+		// The change is acknowledged only once it is in the state file: a crash after the
+		// answer never loses it.
+		if err := s.commit(gen); err != nil {
+			s.logf("%s: %v", op.Action, err)
+			return op, nil, s.protocolError(spec.ErrUnavailable, "the change could not be saved")
+		}
+	}
 	return op, body, e
 }
 

@@ -26,7 +26,8 @@ var serveCommand = command{
 Action and Version select the operation), signature v1.0, JSON and XML, stateful. It prints
 its address, the access keys it accepts and where its world came from, logs one line per
 request (action, status, code, latency) and shuts down gracefully on SIGINT or SIGTERM,
-saving its state when --state is given.
+saving its state when --state is given. With --state, every change is in the state file
+before its answer is sent, so even a killed process loses no acknowledged change.
 
 Faults are injected through the control channel, which no API request can reach:
 
@@ -56,22 +57,20 @@ func serveFlags(fs *flag.FlagSet) func(io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on `HOST:PORT` (port 0 picks a free one)")
 	addrFile := fs.String("addr-file", "", "once listening, write the address (HOST:PORT) to `FILE`, for scripts that use port 0")
 	world := fs.String("world", "", "load the world (regions, instances, ENIs, resource groups) from `FILE` (JSON)")
-	state := fs.String("state", "", "keep the state in `FILE`: loaded at start, saved periodically and at shutdown")
-	every := fs.Duration("save-every", 30*time.Second, "with --state, save this often")
+	state := fs.String("state", "", "keep the state in `FILE`: loaded at start, saved before answering every change")
 	noAuth := fs.Bool("no-auth", false, "do not check signatures (emulator-style use)")
 	keys := keyFlags{}
 	fs.Var(keys, "key", "accept the access key `ID:SECRET` (repeatable; default: the documents' example key)")
 	return func(stdout io.Writer) error {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		return serve(ctx, stdout, serveConfig{addr: *addr, addrFile: *addrFile, world: *world, state: *state, every: *every, noAuth: *noAuth, keys: keys})
+		return serve(ctx, stdout, serveConfig{addr: *addr, addrFile: *addrFile, world: *world, state: *state, noAuth: *noAuth, keys: keys})
 	}
 }
 
 type serveConfig struct {
 	addr, addrFile string
 	world, state   string
-	every          time.Duration
 	noAuth         bool
 	keys           map[string]string
 }
@@ -132,41 +131,29 @@ func serve(ctx context.Context, stdout io.Writer, cfg serveConfig) error {
 	}
 	fmt.Fprintf(stdout, "faults: POST/GET/DELETE http://%s%sfaults\n", ln.Addr(), emulator.ControlPath)
 	if cfg.state != "" {
-		fmt.Fprintf(stdout, "state: %s, saved every %s and at shutdown\n", cfg.state, cfg.every)
+		fmt.Fprintf(stdout, "state: %s, saved before answering every change\n", cfg.state)
 	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	var tick <-chan time.Time
-	if cfg.state != "" && cfg.every > 0 {
-		t := time.NewTicker(cfg.every)
-		defer t.Stop()
-		tick = t.C
-	}
-	for {
-		select {
-		case err := <-errc:
-			return fmt.Errorf("serve: %w", err)
-		case <-tick:
-			if err := srv.SaveState(); err != nil {
-				fmt.Fprintf(stdout, "eipconform serve: %v\n", err)
-			}
-		case <-ctx.Done():
-			fmt.Fprintln(stdout, "eipconform serve: shutting down")
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			serr := hs.Shutdown(sctx)
-			if err := srv.SaveState(); err != nil {
-				return err
-			}
-			if cfg.state != "" {
-				fmt.Fprintf(stdout, "state saved to %s\n", cfg.state)
-			}
-			if serr != nil {
-				return fmt.Errorf("serve: shutdown: %w", serr)
-			}
-			return nil
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+		fmt.Fprintln(stdout, "eipconform serve: shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		serr := hs.Shutdown(sctx)
+		if err := srv.SaveState(); err != nil {
+			return err
 		}
+		if cfg.state != "" {
+			fmt.Fprintf(stdout, "state saved to %s\n", cfg.state)
+		}
+		if serr != nil {
+			return fmt.Errorf("serve: shutdown: %w", serr)
+		}
+		return nil
 	}
 }
 
