@@ -209,6 +209,17 @@ func TestAuthentication(t *testing.T) {
 		{name: "unknown AccessKeyId", set: []string{rpc.ParamAccessKeyID, "nobody"}, want: protocolRef(t, spec.ErrUnknownAccessKey)},
 		{name: "wrong SignatureMethod", set: []string{rpc.ParamSignatureMethod, "HMAC-SHA256"}, want: protocolRef(t, spec.ErrSignatureMethod)},
 		{name: "wrong SignatureVersion", set: []string{rpc.ParamSignatureVersion, "2.0"}, want: protocolRef(t, spec.ErrSignatureVersion)},
+		{name: "forged Signature", post: func(p url.Values) {
+			// As long as a real one, in the same alphabet, and wrong.
+			forged := []byte(p.Get(rpc.ParamSignature))
+			for i := range forged {
+				forged[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(i*7+3)%64]
+			}
+			p.Set(rpc.ParamSignature, string(forged[:len(forged)-1])+"=")
+		}, want: protocolRef(t, spec.ErrSignatureMismatch)},
+		{name: "signed with another secret", post: func(p url.Values) {
+			p.Set(rpc.ParamSignature, rpc.Sign(http.MethodPost, p, spec.Default().Signature.ExampleAccessKeySecret+"x"))
+		}, want: protocolRef(t, spec.ErrSignatureMismatch)},
 		{name: "signature of other parameters", post: func(p url.Values) { p.Set("PageSize", "20") }, want: protocolRef(t, spec.ErrSignatureMismatch)},
 		{name: "signature for the other method", post: func(p url.Values) {
 			p.Set(rpc.ParamSignature, rpc.Sign(http.MethodGet, p, spec.Default().Signature.ExampleAccessKeySecret))
