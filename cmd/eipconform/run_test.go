@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -195,4 +196,86 @@ func TestIsTerminal(t *testing.T) {
 	if isTerminal(f) {
 		t.Error("isTerminal(regular file) = true")
 	}
+}
+
+// TestNoCommandPrintsTheSecret extends TestRunNeverPrintsTheSecret to every command and to
+// the paths that echo their input: usage errors, a dry run, an unreachable endpoint, and
+// serve's banner and request log, for good and badly signed requests. The secret is given
+// where secrets go (--access-key-secret, --key ID:SECRET); a secret typed as another flag's
+// value is that value, and errors quote it.
+func TestNoCommandPrintsTheSecret(t *testing.T) {
+	const id, secret = "conformid", "s3cr3t-sentinel-4711"
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"run", "--access-key-id", id, "--access-key-secret", secret, "--bogus"},
+		{"run", "--access-key-id", id, "--access-key-secret", secret, "--endpoint", "ftp://example"},
+		{"run", "--access-key-id", id, "--access-key-secret", secret, "--endpoint", "http://127.0.0.1:1", "--timeout", "1s", "--only", "DescribeEipAddresses/examples"},
+		{"run", "--access-key-id", id, "--access-key-secret", secret, "--endpoint", "http://127.0.0.1:1", "--dry-run", "--only", "AllocateEipAddress"},
+		{"run", "--access-key-id", id, "--access-key-secret", secret, "--world", filepath.Join(dir, "missing.json")},
+		{"serve", "--key", id + ":" + secret, "--bogus"},
+		{"serve", "--key", ":" + secret},
+		{"serve", "--key", secret + ":"},
+		{"serve", "--key", id + ":" + secret, "--addr", "256.0.0.1:99999"},
+		{"serve", "--key", id + ":" + secret, "--world", filepath.Join(dir, "missing.json")},
+		{"spec", "--access-key-secret", secret},
+	} {
+		var o, e bytes.Buffer
+		status := run(args, &o, &e)
+		if strings.Contains(o.String()+e.String(), secret) {
+			t.Errorf("eipconform %s (exit %d) printed the secret:\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), status, o.String(), e.String())
+		}
+	}
+
+	// serve: the banner and the log of accepted and refused requests.
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	addrFile := filepath.Join(dir, "addr")
+	errc := make(chan error, 1)
+	go func() {
+		errc <- serve(ctx, &out, serveConfig{addr: "127.0.0.1:0", addrFile: addrFile, keys: map[string]string{id: secret}})
+	}()
+	var addr []byte
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var err error
+		if addr, err = os.ReadFile(addrFile); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	endpoint := "http://" + strings.TrimSpace(string(addr))
+	op := spec.Default().Operation("DescribeEipAddresses")
+	for _, key := range []string{secret, secret + "x"} {
+		c := &rpc.Client{Endpoint: endpoint, AccessKeyID: id, AccessKeySecret: key}
+		resp, err := c.Do(context.Background(), op.BaseRequest())
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+		if strings.Contains(string(resp.Body), secret) {
+			t.Errorf("serve answered a request signed with %s with a body holding the secret: %s", map[bool]string{true: "the secret", false: "a wrong secret"}[key == secret], resp.Body)
+		}
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+	if s := out.String(); strings.Contains(s, secret) || !strings.Contains(s, id) {
+		t.Errorf("serve's output holds the secret, or lacks the key ID:\n%s", s)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a server's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,18 +38,37 @@ Faults are injected through the control channel, which no API request can reach:
 	flags: serveFlags,
 }
 
-// keyFlags collects repeated --key ID:SECRET flags.
-type keyFlags map[string]string
+// keyFlags collects repeated --key ID:SECRET flags. Set never fails: the flag package
+// would quote the value, secret included, in its error. A malformed entry is counted and
+// reported by check, without its text.
+type keyFlags struct {
+	keys map[string]string
+	bad  []int // the 1-based positions of malformed entries
+	n    int
+}
 
-func (k keyFlags) String() string { return "" }
+func (k *keyFlags) String() string { return "" }
 
-func (k keyFlags) Set(v string) error {
+func (k *keyFlags) Set(v string) error {
+	k.n++
 	id, secret, ok := strings.Cut(v, ":")
 	if !ok || id == "" || secret == "" {
-		return errors.New("want ID:SECRET")
+		k.bad = append(k.bad, k.n)
+		return nil
 	}
-	k[id] = secret
+	if k.keys == nil {
+		k.keys = map[string]string{}
+	}
+	k.keys[id] = secret
 	return nil
+}
+
+// check reports the malformed entries as a usage error that names their positions only.
+func (k *keyFlags) check() error {
+	if len(k.bad) == 0 {
+		return nil
+	}
+	return &usageError{msg: fmt.Sprintf("--key number %d: want ID:SECRET, both non-empty (the value is not repeated here: it may hold a secret)", k.bad[0])}
 }
 
 func serveFlags(fs *flag.FlagSet) func(io.Writer) error {
@@ -59,12 +77,15 @@ func serveFlags(fs *flag.FlagSet) func(io.Writer) error {
 	world := fs.String("world", "", "load the world (regions, instances, ENIs, resource groups) from `FILE` (JSON)")
 	state := fs.String("state", "", "keep the state in `FILE`: loaded at start, saved before answering every change")
 	noAuth := fs.Bool("no-auth", false, "do not check signatures (emulator-style use)")
-	keys := keyFlags{}
+	keys := &keyFlags{}
 	fs.Var(keys, "key", "accept the access key `ID:SECRET` (repeatable; default: the documents' example key)")
 	return func(stdout io.Writer) error {
+		if err := keys.check(); err != nil {
+			return err
+		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		return serve(ctx, stdout, serveConfig{addr: *addr, addrFile: *addrFile, world: *world, state: *state, noAuth: *noAuth, keys: keys})
+		return serve(ctx, stdout, serveConfig{addr: *addr, addrFile: *addrFile, world: *world, state: *state, noAuth: *noAuth, keys: keys.keys})
 	}
 }
 
