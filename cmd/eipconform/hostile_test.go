@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime/metrics"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -165,7 +166,9 @@ func TestHostileEndpoints(t *testing.T) {
 			defer srv.Close()
 
 			start := time.Now()
+			peak := watchHeap()
 			stdout, stderr, status := runArgs("--endpoint", srv.URL, "--timeout", hostileTimeout, "--no-auth", "--quiet=false")
+			grew := peak()
 			took := time.Since(start)
 			out := stdout
 			if status == exitUsage {
@@ -190,6 +193,11 @@ func TestHostileEndpoints(t *testing.T) {
 			if n := written.Load(); n > 200<<20 {
 				t.Errorf("the endpoint wrote %d MB before the run gave up; the body cap should stop each read at 4 MB", n>>20)
 			}
+			// Reading one 100 MB body whole would take more than this; the cap keeps each
+			// read under 4 MiB per worker.
+			if limit := uint64(96 << 20); grew > limit {
+				t.Errorf("run against an endpoint that %s: the heap grew by %d MiB at its peak, want under %d MiB (is the body cap read?)", h.name, grew>>20, limit>>20)
+			}
 			if n := elsewhereHits.Load(); n > 0 {
 				t.Errorf("a redirect's target got %d requests; redirects must not be followed", n)
 			}
@@ -202,4 +210,41 @@ func head(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
+}
+
+// watchHeap samples the live heap every millisecond until the returned function is called,
+// which returns how far the heap grew above its size at the start (runtime/metrics: no
+// stop-the-world per sample).
+func watchHeap() (peak func() uint64) {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 {
+		metrics.Read(sample)
+		return sample[0].Value.Uint64()
+	}
+	base := read()
+	var top atomic.Uint64
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			if v := read(); v > top.Load() {
+				top.Store(v)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(stop)
+		<-done
+		if v := top.Load(); v > base {
+			return v - base
+		}
+		return 0
+	}
 }
