@@ -971,6 +971,13 @@ func text(p *spec.Parameter, valid func(string) bool) func(rng *rand.Rand) (stri
 	if p.MaxLength != nil {
 		maxL = *p.MaxLength
 	}
+	// Built once: the pattern's generator compiles the pattern, and the alphabets are
+	// indexed by rune.
+	var patternGen gopter.Gen
+	if p.Pattern != "" {
+		patternGen = gen.RegexMatch(p.Pattern)
+	}
+	rich, plain := []rune(richAlphabet), []rune(plainAlphabet)
 	return func(rng *rand.Rand) (string, int64) {
 		for try := range drawTries {
 			n := minL
@@ -983,9 +990,9 @@ func text(p *spec.Parameter, valid func(string) bool) func(rng *rand.Rand) (stri
 			}
 			var v string
 			switch {
-			case try%3 == 2 && p.Pattern != "":
+			case try%3 == 2 && patternGen != nil:
 				gp := &gopter.GenParameters{MaxSize: n, Rng: rng}
-				m, ok := gen.RegexMatch(p.Pattern)(gp).Retrieve()
+				m, ok := patternGen(gp).Retrieve()
 				if !ok {
 					continue
 				}
@@ -994,9 +1001,9 @@ func text(p *spec.Parameter, valid func(string) bool) func(rng *rand.Rand) (stri
 					continue // control characters: valid for the pattern, useless in a report
 				}
 			default:
-				alphabet := []rune(richAlphabet)
+				alphabet := rich
 				if try%3 == 1 {
-					alphabet = []rune(plainAlphabet)
+					alphabet = plain
 				}
 				b := make([]rune, n)
 				for i := range b {
