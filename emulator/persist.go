@@ -96,31 +96,37 @@ func (s *Server) SaveState() error {
 	if s.opts.StatePath == "" {
 		return nil
 	}
-	s.saver.mu.Lock()
-	defer s.saver.mu.Unlock()
-	return s.saveLocked()
+	v := &s.saver
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for v.saving {
+		v.cond.Wait()
+	}
+	return s.writeLocked()
 }
 
-// commit returns once the state file holds generation gen of the state, writing it if no
-// write under way or done already includes it.
+// commit returns once the state file holds generation gen of the state: it waits for the
+// write under way, which may include gen, and writes only if none did.
 func (s *Server) commit(gen uint64) error {
-	s.saver.mu.Lock()
-	defer s.saver.mu.Unlock()
-	for s.saver.saved < gen {
-		if err := s.saveLocked(); err != nil {
+	v := &s.saver
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for v.saved < gen {
+		if v.saving {
+			v.cond.Wait()
+			continue
+		}
+		if err := s.writeLocked(); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// saveLocked waits for the write under way, if any, then writes the state as it is now.
-// It is called with saver.mu held, and releases it while writing.
-func (s *Server) saveLocked() error {
+// writeLocked writes the state as it is now. It is called with saver.mu held and no write
+// under way, and releases the lock while writing.
+func (s *Server) writeLocked() error {
 	v := &s.saver
-	for v.saving {
-		v.cond.Wait()
-	}
 	v.saving = true
 	v.mu.Unlock()
 	gen, err := s.save()
