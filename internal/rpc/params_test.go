@@ -148,6 +148,8 @@ func FuzzReadParams(f *testing.F) {
 		{"A=1;B=2", "C=3;D", rpc.FormContentType, 1, 0},
 		{"&&A=1&&", "&", rpc.FormContentType, 1, 0},
 		{"=v&==&%3D=%26", "", "", 0, 0},
+		{"=%", "", "", 0, 87}, // found by the fuzzer: a malformed value of the parameter named ""
+		{"A=1&%zz=v&B=%", "", "", 0, 0},
 		{"Name=%zz", "", "", 0, 0},
 		{"Name=a%2", "", "", 0, 0},
 		{"Na%GGme=x", "", "", 0, 0},
@@ -188,8 +190,11 @@ func FuzzReadParams(f *testing.F) {
 			return // more parameters than net/url reads
 		}
 		if qerr != nil {
-			if pe == nil || pe.Where != "query" || pe.Status != http.StatusBadRequest || pe.Param == "" {
-				t.Fatalf("%s = %v, %v; net/url says %v, want a 400 naming a query parameter", what, got, err, qerr)
+			if pe == nil || pe.Where != "query" || pe.Status != http.StatusBadRequest {
+				t.Fatalf("%s = %v, %v; net/url says %v, want a 400 about the query", what, got, err, qerr)
+			}
+			if name, n := firstMalformed(query); pe.Param != name && n <= rpc.MaxParams {
+				t.Fatalf("%s = %v; net/url says %v, want the error to name parameter %q (the first malformed one)", what, err, qerr, name)
 			}
 			return
 		}
@@ -207,8 +212,12 @@ func FuzzReadParams(f *testing.F) {
 				return
 			}
 			if berr != nil {
-				if pe == nil || pe.Where != "body" || pe.Status != http.StatusBadRequest || pe.Param == "" {
-					t.Fatalf("%s = %v, %v; net/url says %v, want a 400 naming a body parameter", what, got, err, berr)
+				if pe == nil || pe.Where != "body" || pe.Status != http.StatusBadRequest {
+					t.Fatalf("%s = %v, %v; net/url says %v, want a 400 about the body", what, got, err, berr)
+				}
+				_, inQuery := firstMalformed(query)
+				if name, n := firstMalformed(string(body)); pe.Param != name && inQuery+n <= rpc.MaxParams {
+					t.Fatalf("%s = %v; net/url says %v, want the error to name parameter %q (the first malformed one)", what, err, berr, name)
 				}
 				return
 			}
@@ -237,6 +246,28 @@ func referenceParams(s string) (url.Values, bool, error) {
 	}
 	v, err := url.ParseQuery(strings.ReplaceAll(s, ";", "%3B"))
 	return v, true, err
+}
+
+// firstMalformed returns the parameter a ParamsError must name for query: the first pair
+// whose name or value does not unescape (its name as sent when the name is malformed, else
+// decoded, maybe ""), and how many pairs come up to it (past MaxParams, the count is the
+// error).
+func firstMalformed(query string) (name string, n int) {
+	for _, pair := range strings.Split(query, "&") {
+		if pair == "" {
+			continue
+		}
+		n++
+		rawName, rawValue, _ := strings.Cut(pair, "=")
+		decoded, err := url.QueryUnescape(rawName)
+		if err != nil {
+			return rawName, n
+		}
+		if _, err := url.QueryUnescape(rawValue); err != nil {
+			return decoded, n
+		}
+	}
+	return "", n
 }
 
 // TestReadParamsCapsTheParameterCount: MaxParams parameters are read, one more (counted over
