@@ -20,20 +20,21 @@ import (
 )
 
 // The mixed workload is one EIP's life, six requests: allocate, associate, describe a page,
-// describe monitor data (ten points), unassociate, release. Allocation re-allocates the
-// address the previous cycle released (IpAddress), so every cycle does the same work on one
-// address and one AllocationId. Fresh allocations are measured on their own by
+// describe monitor data (ten points), unassociate, release. Allocation re-allocates the EIP
+// the previous cycle released (InstanceId, its AllocationId: by IpAddress the address would
+// come back under a new AllocationId), so every cycle does the same work on one address and
+// one AllocationId. Fresh allocations are measured on their own by
 // BenchmarkHandlerAllocateRelease: once every address has been released within the
 // re-allocation window, each one costs more (see there).
 
-// mixedStep returns the parameters of step i (0 to 5) of the cycle of the EIP id at ip,
-// associated with instance.
-func mixedStep(i int, id, ip, instance string) url.Values {
+// mixedStep returns the parameters of step i (0 to 5) of the cycle of the EIP id,
+// associated with instance; with id "", step 0 allocates a fresh EIP.
+func mixedStep(i int, id, instance string) url.Values {
 	switch i % 6 {
 	case 0:
 		p := request("AllocateEipAddress")
-		if ip != "" {
-			p.Set("IpAddress", ip)
+		if id != "" {
+			p.Set("InstanceId", id)
 		}
 		return p
 	case 1:
@@ -87,7 +88,6 @@ func (p *presigned) do(i int) {
 	}
 }
 
-// reportRate adds requests per second to the benchmark's metrics.
 // benchServer returns an emulator with the real clock and a signer for the example key.
 func benchServer(b *testing.B, opts emulator.Options) (*emulator.Server, *signer) {
 	b.Helper()
@@ -99,6 +99,7 @@ func benchServer(b *testing.B, opts emulator.Options) (*emulator.Server, *signer
 	return srv, &signer{id: sig.ExampleAccessKeyID, secret: sig.ExampleAccessKeySecret, now: time.Now}
 }
 
+// reportRate adds requests per second to the benchmark's metrics.
 func reportRate(b *testing.B, requests int) {
 	if s := b.Elapsed().Seconds(); s > 0 {
 		b.ReportMetric(float64(requests)/s, "req/s")
@@ -107,22 +108,22 @@ func reportRate(b *testing.B, requests int) {
 
 // firstCycle runs one cycle with a fresh allocation and returns the EIP it released, which
 // every later cycle re-allocates.
-func firstCycle(tb testing.TB, h http.Handler, s *signer, instance string) (id, ip string) {
+func firstCycle(tb testing.TB, h http.Handler, s *signer, instance string) (id string) {
 	tb.Helper()
 	for i := range 6 {
-		a := send(h, http.MethodPost, s.sign(http.MethodPost, mixedStep(i, id, "", instance)))
+		a := send(h, http.MethodPost, s.sign(http.MethodPost, mixedStep(i, id, instance)))
 		if a.Status != http.StatusOK {
 			tb.Fatalf("warm-up step %d: %d %s", i, a.Status, a.Body)
 		}
 		if i == 0 {
-			var r struct{ AllocationId, EipAddress string }
+			var r struct{ AllocationId string }
 			if err := json.Unmarshal(a.Body, &r); err != nil {
 				tb.Fatal(err)
 			}
-			id, ip = r.AllocationId, r.EipAddress
+			id = r.AllocationId
 		}
 	}
-	return id, ip
+	return id
 }
 
 // BenchmarkHandlerMixed serves the mixed workload in-process (ServeHTTP and an
@@ -130,8 +131,8 @@ func firstCycle(tb testing.TB, h http.Handler, s *signer, instance string) (id, 
 // request.
 func BenchmarkHandlerMixed(b *testing.B) {
 	srv, s := benchServer(b, emulator.Options{})
-	id, ip := firstCycle(b, srv, s, "i-emu-running-1")
-	p := newPresigned(b, srv, s, func(i int) url.Values { return mixedStep(i, id, ip, "i-emu-running-1") })
+	id := firstCycle(b, srv, s, "i-emu-running-1")
+	p := newPresigned(b, srv, s, func(i int) url.Values { return mixedStep(i, id, "i-emu-running-1") })
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -215,10 +216,10 @@ func BenchmarkLoopbackMixed(b *testing.B) {
 			return
 		}
 		instance := benchInstance(n)
-		var id, ip string
+		var id string
 		ctx := context.Background()
 		for i := 0; pb.Next(); i++ {
-			resp, err := client.Do(ctx, mixedStep(i, id, ip, instance))
+			resp, err := client.Do(ctx, mixedStep(i, id, instance))
 			if err != nil {
 				b.Errorf("step %d: %v", i%6, err)
 				return
@@ -228,12 +229,12 @@ func BenchmarkLoopbackMixed(b *testing.B) {
 				return
 			}
 			if i%6 == 0 {
-				var r struct{ AllocationId, EipAddress string }
+				var r struct{ AllocationId string }
 				if err := json.Unmarshal(resp.Body, &r); err != nil {
 					b.Errorf("allocate: %v", err)
 					return
 				}
-				id, ip = r.AllocationId, r.EipAddress
+				id = r.AllocationId
 			}
 			requests.Add(1)
 		}
@@ -269,20 +270,20 @@ func BenchmarkLoopbackMixedRaw(b *testing.B) {
 		}
 		defer conn.Close()
 		instance := benchInstance(n)
-		var id, ip string
+		var id string
 		for i := 0; pb.Next(); i++ {
-			status, data, err := conn.PostForm(rpc.EncodeForm(s.sign(http.MethodPost, mixedStep(i, id, ip, instance))))
+			status, data, err := conn.PostForm(rpc.EncodeForm(s.sign(http.MethodPost, mixedStep(i, id, instance))))
 			if err != nil || status != http.StatusOK {
 				b.Errorf("client %d step %d: %d %s (%v)", n, i%6, status, data, err)
 				return
 			}
 			if i%6 == 0 {
-				var r struct{ AllocationId, EipAddress string }
+				var r struct{ AllocationId string }
 				if err := json.Unmarshal(data, &r); err != nil {
 					b.Errorf("allocate: %v", err)
 					return
 				}
-				id, ip = r.AllocationId, r.EipAddress
+				id = r.AllocationId
 			}
 			requests.Add(1)
 		}

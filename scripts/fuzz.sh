@@ -2,7 +2,8 @@
 # fuzz.sh runs every fuzz target of the module in turn (make fuzz), each for FUZZTIME on one
 # worker, prints one line per target with its execs/s, and stops at the first target that
 # fails, leaving the failing input where Go's engine wrote it (testdata/fuzz/FuzzXxx/ in the
-# target's package) and printing the engine's output.
+# target's package) and printing the engine's output. With FUZZKEEPGOING=1 it goes on with
+# the other targets after a failure and exits 1 at the end (make bench, for every figure).
 #
 #   FUZZTIME=30s scripts/fuzz.sh            # every target, 30 s each (the default)
 #   FUZZTIME=10s PKGS=./internal/... scripts/fuzz.sh
@@ -12,9 +13,14 @@
 # figures are per; the coordinator process takes little besides. FUZZMINIMIZETIME bounds the
 # minimization of each new interesting input and of a crasher (go test -fuzzminimizetime; a
 # count such as 10000x is independent of the machine's load); the engine's default, 60 s of
-# minimizing per interesting input, would eat most of a short run. execs/s is the engine's
-# total executions (minimization included) over the time it spent fuzzing, after gathering
-# its baseline coverage.
+# minimizing per interesting input, would eat most of a short run. EXECS is the engine's
+# count of executions (minimization and the baseline's one run per corpus entry included);
+# execs/s is that count less the baseline's runs over the time the engine spent fuzzing after
+# gathering its baseline coverage: from the status line that ends the baseline to the
+# engine's last one, timed as they arrive (the engine's own elapsed times are rounded to the
+# second, too coarse for a short FUZZTIME). FUZZTIME counts the baseline too, so a target
+# whose corpus takes longer than FUZZTIME to replay gets "-".
+# scripts/bench.sh (make bench) runs this with a short FUZZTIME for its execs/s figures.
 #
 # Go 1.26's engine sometimes ends a run that found nothing with "context deadline exceeded"
 # (go.dev/issue/75804, fixed in Go 1.27): such a run, with no failing input written, is
@@ -25,6 +31,8 @@ GO=${GO:-go}
 FUZZTIME=${FUZZTIME:-30s}
 FUZZMINIMIZETIME=${FUZZMINIMIZETIME:-10000x}
 PKGS=${PKGS:-./...}
+FUZZKEEPGOING=${FUZZKEEPGOING:-0}
+LC_NUMERIC=C # $EPOCHREALTIME with a decimal point
 
 # targets prints "package name" for every fuzz target: go test -list prints a package's test
 # names, then "ok  <package> <time>".
@@ -41,8 +49,20 @@ targets() {
 	'
 }
 
-# rate reads the engine's output and prints "execs/s execs fuzzing-seconds": the last
-# "execs: N" over the elapsed time since the line that started fuzzing.
+# stamp copies the engine's status lines from its output, each prefixed with the time it
+# arrived in seconds ($EPOCHREALTIME), or "-" where the shell has no such clock (bash < 5).
+stamp() {
+	local line
+	while IFS= read -r line; do
+		case $line in
+		'fuzz: elapsed: '*) printf '%s %s\n' "${EPOCHREALTIME:--}" "$line" ;;
+		esac
+	done
+}
+
+# rate reads stamp's output and prints "execs/s execs fuzzing-seconds": the last "execs: N"
+# less the baseline's runs (the N of "N/N completed, now fuzzing") over the time since the
+# line that started fuzzing (by the arrival times, else by the engine's elapsed times).
 rate() {
 	awk '
 		function seconds(d,   s, n, u) {
@@ -54,15 +74,18 @@ rate() {
 			}
 			return s
 		}
-		/^fuzz: elapsed: / {
-			e = $3; sub(/,$/, "", e)
-			if ($0 ~ /now fuzzing/) { start = seconds(e) }
-			if ($4 == "execs:") { execs = $5; last = seconds(e) }
+		$2 == "fuzz:" && $3 == "elapsed:" {
+			e = $4; sub(/,$/, "", e)
+			now = $1 == "-" ? seconds(e) : $1 + 0
+			if (match($0, /[0-9]+\/[0-9]+ completed, now fuzzing/)) {
+				start = now; base = substr($0, RSTART, RLENGTH); sub(/\/.*/, "", base)
+			}
+			if ($5 == "execs:" && start != "") { execs = $6; last = now }
 		}
 		END {
 			t = last - start
 			if (execs == "" || t <= 0) { print "- 0 0"; exit }
-			printf "%.0f %d %d\n", execs / t, execs, t
+			printf "%.0f %d %.1f\n", (execs - base) / t, execs, t
 		}
 	' "$1"
 }
@@ -78,17 +101,20 @@ echo "fuzzing $count target(s), $FUZZTIME each, one worker (-parallel 1), minimi
 printf '%-36s %-16s %9s %11s  %s\n' TARGET PACKAGE EXECS/S EXECS RESULT
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+stamps=$(mktemp)
+failures=$(mktemp)
+trap 'rm -f "$log" "$stamps" "$failures"' EXIT
+failed=0
 while read -r pkg name; do
 	dir=$("$GO" list -f '{{.Dir}}' "$pkg") || exit 2
 	corpus="$dir/testdata/fuzz/$name"
 	before=$(ls "$corpus" 2>/dev/null)
 	"$GO" test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$FUZZMINIMIZETIME" \
-		-parallel 1 "$pkg" >"$log" 2>&1
-	status=$?
+		-parallel 1 "$pkg" 2>&1 | tee "$log" | stamp >"$stamps"
+	status=${PIPESTATUS[0]}
 	after=$(ls "$corpus" 2>/dev/null)
 	new=$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$after") | head -1)
-	read -r per execs _ <<<"$(rate "$log")"
+	read -r per execs _ <<<"$(rate "$stamps")"
 	result=ok
 	if [ "$status" -ne 0 ]; then
 		if [ -z "$new" ] && ! grep -q 'Failing input written to' "$log" &&
@@ -100,16 +126,28 @@ while read -r pkg name; do
 	fi
 	printf '%-36s %-16s %9s %11s  %s\n' "$name" ".${pkg#"$module"}" "$per" "$execs" "$result"
 	if [ "$result" = FAIL ]; then
-		echo
-		cat "$log"
-		echo
-		if [ -n "$new" ]; then
-			echo "fuzz.sh: $name failed on $corpus/$new (it stays there: commit it with the fix)"
-			echo "reproduce: $GO test -run '^${name}\$/^${new}\$' $pkg"
-		else
-			echo "fuzz.sh: $name failed, with no failing input written (see the output above)"
-			echo "reproduce: $GO test -run '^$' -fuzz '^${name}\$' -fuzztime $FUZZTIME -parallel 1 $pkg"
+		failed=$((failed + 1))
+		{
+			echo
+			cat "$log"
+			echo
+			if [ -n "$new" ]; then
+				echo "fuzz.sh: $name failed on $corpus/$new (it stays there: commit it with the fix)"
+				echo "reproduce: $GO test -run '^${name}\$/^${new}\$' $pkg"
+			else
+				echo "fuzz.sh: $name failed, with no failing input written (see the output above)"
+				echo "reproduce: $GO test -run '^$' -fuzz '^${name}\$' -fuzztime $FUZZTIME -parallel 1 $pkg"
+			fi
+		} >>"$failures"
+		if [ "$FUZZKEEPGOING" != 1 ]; then
+			cat "$failures"
+			exit 1
 		fi
-		exit 1
 	fi
 done <<<"$list"
+if [ "$failed" -gt 0 ]; then
+	cat "$failures"
+	echo
+	echo "fuzz.sh: $failed of $count target(s) failed"
+	exit 1
+fi
