@@ -246,13 +246,13 @@ func (s *session) violationOf(r *request, resp *rpc.Response, check, msg, got, w
 	v := Violation{
 		Operation: r.op.Action, Phase: r.phase, Check: check, Case: r.name, Severity: SeverityError,
 		Message: msg, Got: got, Want: want, Diff: diff, Method: methodOf(r.method),
-		Request: redact(r.params), Seed: s.opts.Seed, Counterexample: r.counter,
+		Request: rpc.Redacted(r.params), Seed: s.opts.Seed, Counterexample: r.counter,
 	}
 	if resp != nil {
 		v.Status = resp.Status
 		v.Body = excerpt(resp.Body)
 		if resp.Params != nil {
-			v.Request = redact(resp.Params)
+			v.Request = rpc.Redacted(resp.Params)
 		}
 	}
 	return v

@@ -820,7 +820,7 @@ func (s *session) sendRaw(ctx context.Context, r *request, query, form url.Value
 			s.rep.violation(Violation{
 				Operation: r.op.Action, Phase: r.phase, Check: CheckTransport, Case: r.name,
 				Message: "the request failed at the transport level", Got: err.Error(), Want: "an HTTP answer",
-				Request: redact(all), Method: method, Seed: s.opts.Seed,
+				Request: rpc.Redacted(all), Method: method, Seed: s.opts.Seed,
 			})
 		}
 		return nil, nil

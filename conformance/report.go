@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -241,7 +240,7 @@ func (r *Report) skip(op, phase, reason string) {
 func (r *Report) plan(req *request) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.Plan = append(r.Plan, PlannedRequest{Operation: req.op.Action, Phase: req.phase, Case: req.name, Method: methodOf(req.method), Request: redact(req.params)})
+	r.Plan = append(r.Plan, PlannedRequest{Operation: req.op.Action, Phase: req.phase, Case: req.name, Method: methodOf(req.method), Request: rpc.Redacted(req.params)})
 }
 
 func (r *Report) leftover(id, why string, err error, resp *rpc.Response) {
@@ -357,21 +356,4 @@ func (r *Report) subtests(t *testing.T) {
 	for _, l := range r.Leftovers {
 		t.Errorf("leftover %s: %s", l.ID, l.Reason)
 	}
-}
-
-// redact renders request parameters with the Signature hidden. The secret is never a
-// parameter, so it cannot appear.
-func redact(p url.Values) string {
-	if p == nil {
-		return ""
-	}
-	q := url.Values{}
-	for k, v := range p {
-		if k == rpc.ParamSignature {
-			q[k] = []string{"REDACTED"}
-			continue
-		}
-		q[k] = v
-	}
-	return q.Encode()
 }

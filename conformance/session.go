@@ -201,7 +201,7 @@ func (s *session) send(ctx context.Context, r *request) (*rpc.Response, error) {
 		s.rep.violation(Violation{
 			Operation: r.op.Action, Phase: r.phase, Check: CheckTransport, Case: r.name,
 			Message: "the request failed at the transport level", Got: err.Error(), Want: "an HTTP answer",
-			Request: redact(r.params), Method: methodOf(r.method), Seed: s.opts.Seed,
+			Request: rpc.Redacted(r.params), Method: methodOf(r.method), Seed: s.opts.Seed,
 		})
 		return nil, nil
 	}

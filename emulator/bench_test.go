@@ -84,7 +84,7 @@ func (p *presigned) do(i int) {
 	w := httptest.NewRecorder()
 	p.h.ServeHTTP(w, r)
 	if w.Code != http.StatusOK {
-		p.b.Fatalf("request %d: %d %s\nrequest: %s", i, w.Code, w.Body, redact(p.s.sign(http.MethodPost, p.next(i))))
+		p.b.Fatalf("request %d: %d %s\nrequest: %s", i, w.Code, w.Body, rpc.Redacted(p.s.sign(http.MethodPost, p.next(i))))
 	}
 }
 

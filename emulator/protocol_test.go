@@ -172,18 +172,6 @@ func newServer(t testing.TB, opts emulator.Options) (*emulator.Server, *clock) {
 	return srv, c
 }
 
-// redact hides the signature of a request for failure messages.
-func redact(p url.Values) string {
-	q := url.Values{}
-	for k, v := range p {
-		q[k] = v
-	}
-	if q.Has(rpc.ParamSignature) {
-		q.Set(rpc.ParamSignature, "REDACTED")
-	}
-	return q.Encode()
-}
-
 func TestAuthentication(t *testing.T) {
 	ok := spec.ErrorRef{Status: http.StatusOK}
 	for _, tc := range []struct {
@@ -235,10 +223,10 @@ func TestAuthentication(t *testing.T) {
 			}
 			a := send(srv, http.MethodPost, p)
 			if diff := cmp.Diff(tc.want, a.code()); diff != "" {
-				t.Errorf("POST %s: status and code mismatch (-want +got):\n%s\nbody: %s", redact(p), diff, a.Body)
+				t.Errorf("POST %s: status and code mismatch (-want +got):\n%s\nbody: %s", rpc.Redacted(p), diff, a.Body)
 			}
 			if a.Error != nil && a.ErrorDecode != nil {
-				t.Errorf("POST %s: error body %s: %v", redact(p), a.Body, a.ErrorDecode)
+				t.Errorf("POST %s: error body %s: %v", rpc.Redacted(p), a.Body, a.ErrorDecode)
 			}
 		})
 	}
@@ -290,7 +278,7 @@ func TestNonceReplay(t *testing.T) {
 		p := s.sign(http.MethodPost, request("DescribeEipAddresses", rpc.ParamSignatureNonce, "the-nonce"))
 		a := send(srv, http.MethodPost, p)
 		if diff := cmp.Diff(want, a.code()); diff != "" {
-			t.Errorf("%s: mismatch (-want +got):\n%s\nrequest: %s\nbody: %s", context, diff, redact(p), a.Body)
+			t.Errorf("%s: mismatch (-want +got):\n%s\nrequest: %s\nbody: %s", context, diff, rpc.Redacted(p), a.Body)
 		}
 	}
 	call("first use", spec.ErrorRef{Status: http.StatusOK})
@@ -386,7 +374,7 @@ func TestCommonParameters(t *testing.T) {
 				}
 				a := send(srv, http.MethodPost, p)
 				if diff := cmp.Diff(tc.want, a.code()); diff != "" {
-					t.Errorf("POST %s: mismatch (-want +got):\n%s\nbody: %s", redact(p), diff, a.Body)
+					t.Errorf("POST %s: mismatch (-want +got):\n%s\nbody: %s", rpc.Redacted(p), diff, a.Body)
 				}
 			})
 		}
@@ -415,7 +403,7 @@ func TestMethods(t *testing.T) {
 	}
 	a := serveOne(srv, http.MethodPost, "/?"+query.Encode(), rpc.FormContentType, form.Encode())
 	if a.Status != http.StatusOK {
-		t.Fatalf("POST ?%s with body %s: got %d %s, want 200", redact(query), redact(form), a.Status, a.Body)
+		t.Fatalf("POST ?%s with body %s: got %d %s, want 200", rpc.Redacted(query), rpc.Redacted(form), a.Status, a.Body)
 	}
 	if !strings.Contains(string(a.Body), `"TotalCount":2`) {
 		t.Errorf("POST split between query and body: %s, want TotalCount 2", a.Body)

@@ -170,7 +170,7 @@ func (c *killClient) run(ctx context.Context, t *testing.T, cl *rpc.Client, r *r
 			return // the server was killed: op stays pending
 		}
 		if resp.Status != 200 {
-			t.Errorf("client %d: %s: got %d %s, want 200\nrequest: %s", c.n, op.action, resp.Status, resp.Body, redactParams(resp.Params))
+			t.Errorf("client %d: %s: got %d %s, want 200\nrequest: %s", c.n, op.action, resp.Status, resp.Body, rpc.Redacted(resp.Params))
 			return
 		}
 		id := op.id
@@ -186,17 +186,6 @@ func (c *killClient) run(ctx context.Context, t *testing.T, cl *rpc.Client, r *r
 		c.acked++
 		done.Add(1)
 	}
-}
-
-// redactParams renders request parameters without the signature.
-func redactParams(p url.Values) string {
-	q := url.Values{}
-	for k, v := range p {
-		if k != rpc.ParamSignature {
-			q[k] = v
-		}
-	}
-	return q.Encode()
 }
 
 // killServer is one "eipconform serve" process.

@@ -228,3 +228,21 @@ func cloneValues(params url.Values) url.Values {
 	}
 	return out
 }
+
+// Redacted renders request parameters for a message or a report, with any Signature
+// replaced by REDACTED; "" for nil. The secret is never a parameter, so it cannot appear.
+//
+//	t.Errorf("POST %s: got %d", rpc.Redacted(params), status)
+func Redacted(p url.Values) string {
+	if p == nil {
+		return ""
+	}
+	q := make(url.Values, len(p))
+	for k, v := range p {
+		q[k] = v
+	}
+	if q.Has(ParamSignature) {
+		q[ParamSignature] = []string{"REDACTED"}
+	}
+	return q.Encode()
+}

@@ -303,3 +303,22 @@ func sdkSign(t testing.TB, op *spec.Operation, method string, query, form map[st
 	}
 	return req, params
 }
+
+func TestRedacted(t *testing.T) {
+	for _, tc := range []struct {
+		in   url.Values
+		want string
+	}{
+		{nil, ""},
+		{url.Values{"Action": {"A"}}, "Action=A"},
+		{url.Values{"Action": {"A"}, rpc.ParamSignature: {"c2lnbmF0dXJl", "x"}}, "Action=A&Signature=REDACTED"},
+	} {
+		before := cloneValues(tc.in)
+		if got := rpc.Redacted(tc.in); got != tc.want {
+			t.Errorf("Redacted(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+		if diff := cmp.Diff(before, tc.in); tc.in != nil && diff != "" {
+			t.Errorf("Redacted changed its argument (-before +after):\n%s", diff)
+		}
+	}
+}
