@@ -240,22 +240,8 @@ func BenchmarkRawCapacity(b *testing.B) {
 	const maxClients = 64
 	rr := &replayRouter{emus: make([]atomic.Pointer[emulator.Server], maxClients)}
 	addr := serveLoopback(b, rr)[len("http://"):]
-	var clients, requests, same atomic.Int64
-	b.SetParallelism(4)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		n := clients.Add(1) - 1
-		if n >= maxClients {
-			b.Errorf("more than %d parallel clients", maxClients)
-			return
-		}
-		conn, err := loadgen.Dial(addr)
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		defer conn.Close()
+	var requests, same atomic.Int64
+	loadgen.Parallel(b, addr, maxClients, func(n int64, conn *loadgen.Conn, pb *testing.PB) {
 		var buf bytes.Buffer
 		replay := strconv.FormatInt(n, 10)
 		var local, localSame int64

@@ -253,22 +253,8 @@ func BenchmarkLoopbackMixedRaw(b *testing.B) {
 	addr := loopbackEmulator(b, maxClients)
 	sig := spec.Default().Signature
 	s := &signer{id: sig.ExampleAccessKeyID, secret: sig.ExampleAccessKeySecret, now: time.Now}
-	var clients, requests atomic.Int64
-	b.SetParallelism(4)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		n := clients.Add(1) - 1
-		if n >= maxClients {
-			b.Errorf("more than %d parallel clients", maxClients)
-			return
-		}
-		conn, err := loadgen.Dial(addr)
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		defer conn.Close()
+	var requests atomic.Int64
+	loadgen.Parallel(b, addr, maxClients, func(n int64, conn *loadgen.Conn, pb *testing.PB) {
 		instance := benchInstance(n)
 		var id string
 		for i := 0; pb.Next(); i++ {

@@ -15,6 +15,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
+	"testing"
 	"time"
 )
 
@@ -76,4 +78,36 @@ func (c *Conn) roundTrip(method string) (int, []byte, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, body, err
+}
+
+// Parallel runs body in b.RunParallel with four goroutines per core (they wait on the server
+// most of the time), each with its number n (0, 1, ...) and a keep-alive connection of its
+// own to addr, closed when body returns. It reports allocations and resets the timer first;
+// more than maxClients goroutines, or a failed dial, fails the benchmark.
+//
+//	loadgen.Parallel(b, addr, 64, func(n int64, c *loadgen.Conn, pb *testing.PB) {
+//		for pb.Next() {
+//			status, body, err := c.PostForm(form)
+//			...
+//		}
+//	})
+func Parallel(b *testing.B, addr string, maxClients int, body func(n int64, c *Conn, pb *testing.PB)) {
+	var clients atomic.Int64
+	b.SetParallelism(4)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		n := clients.Add(1) - 1
+		if n >= int64(maxClients) {
+			b.Errorf("more than %d parallel clients", maxClients)
+			return
+		}
+		c, err := Dial(addr)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer c.Close()
+		body(n, c, pb)
+	})
 }
