@@ -94,7 +94,7 @@ func newSession(target Target, opts Options) (*session, func(), error) {
 	}
 	s.rep = newReport(opts.Seed, target, opts)
 	hc := &http.Client{Timeout: opts.Timeout, CheckRedirect: rpc.NoRedirects,
-		Transport: &http.Transport{MaxIdleConnsPerHost: opts.Workers * 2, DisableCompression: true}}
+		Transport: &rpc.Transport{MaxIdlePerHost: opts.Workers * 2, Fallback: &http.Transport{MaxIdleConnsPerHost: opts.Workers * 2, DisableCompression: true}}}
 	for _, p := range s.spec.Products {
 		c := &rpc.Client{Endpoint: target.endpointFor(p.Name), HTTP: hc, MaxBody: opts.MaxBody}
 		if !target.NoAuth {

@@ -150,6 +150,19 @@ func (c *Client) Do(ctx context.Context, params url.Values) (*Response, error) {
 		u.RawQuery = ""
 		body = strings.NewReader(EncodeForm(p))
 	}
+	hc := defaultHTTP
+	if c.HTTP != nil {
+		hc = c.HTTP
+	}
+	// Through a Transport, the exchange runs on this goroutine, bounded by a context with
+	// the client's timeout (http.Client would start a timer goroutine for every request).
+	t, direct := hc.Transport.(*Transport)
+	direct = direct && hc.Jar == nil
+	if direct && hc.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, hc.Timeout, fmt.Errorf("no answer within the client's timeout (%v)", hc.Timeout))
+		defer cancel()
+	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
 		return nil, fmt.Errorf("rpc: %w", err)
@@ -157,13 +170,15 @@ func (c *Client) Do(ctx context.Context, params url.Values) (*Response, error) {
 	if body != nil {
 		req.Header.Set("Content-Type", FormContentType)
 	}
-	hc := defaultHTTP
-	if c.HTTP != nil {
-		noFollow := *c.HTTP
+	var resp *http.Response
+	if direct {
+		resp, err = t.RoundTrip(req)
+		err = withCause(ctx, err)
+	} else {
+		noFollow := *hc
 		noFollow.CheckRedirect = NoRedirects
-		hc = &noFollow
+		resp, err = noFollow.Do(req)
 	}
-	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("rpc: %s %s: %w", method, u.Redacted(), err)
 	}
@@ -174,7 +189,7 @@ func (c *Client) Do(ctx context.Context, params url.Values) (*Response, error) {
 	}
 	data, err := readBody(resp.Body, resp.ContentLength, limit)
 	if err != nil {
-		return nil, fmt.Errorf("rpc: reading the response body: %w", err)
+		return nil, fmt.Errorf("rpc: reading the response body: %w", withCause(ctx, err))
 	}
 	if int64(len(data)) > limit {
 		return nil, fmt.Errorf("rpc: response body more than %d bytes (Client.MaxBody): %w", limit, ErrTooLarge)
@@ -194,6 +209,15 @@ func (c *Client) Do(ctx context.Context, params url.Values) (*Response, error) {
 		}
 	}
 	return r, nil
+}
+
+// withCause adds to err why ctx ended, when it ended with a cause of its own (the client's
+// timeout).
+func withCause(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil && context.Cause(ctx) != ctx.Err() {
+		return fmt.Errorf("%w: %w", context.Cause(ctx), err)
+	}
+	return err
 }
 
 // readBody reads at most limit+1 bytes of a body (one more than allowed shows it is too
