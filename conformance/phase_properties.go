@@ -336,13 +336,20 @@ type field struct {
 
 // values returns the draft as request parameters.
 func (d draft) values() url.Values {
-	p := make(url.Values, len(d.base)+len(d.fields))
+	n := 0
+	for _, f := range d.fields {
+		n += len(f.pairs)
+	}
+	p := make(url.Values, len(d.base)+n)
 	for k, v := range d.base {
 		p[k] = v
 	}
+	vals := make([]string, n) // one array for the fields' values, a one-value slice each
 	for _, f := range d.fields {
 		for _, kv := range f.pairs {
-			p.Set(kv[0], kv[1])
+			vals[0] = kv[1]
+			p[kv[0]] = vals[:1:1]
+			vals = vals[1:]
 		}
 	}
 	return p

@@ -234,10 +234,10 @@ func readBody(r io.Reader, length, limit int64) ([]byte, error) {
 
 // complete returns a copy of params with the common parameters added and signed.
 func (c *Client) complete(method string, params url.Values) url.Values {
-	p := cloneValues(params)
+	p, slab := cloneValues(params, 7) // the common parameters complete adds at most
 	setDefault := func(name string, value func() string) {
 		if _, ok := p[name]; !ok {
-			p.Set(name, value())
+			p[name] = slab.add(value())
 		}
 	}
 	setDefault(ParamFormat, func() string { return string(DefaultFormat()) })

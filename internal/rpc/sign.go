@@ -220,13 +220,34 @@ func EncodeForm(params url.Values) string {
 	return string(b)
 }
 
-// cloneValues returns a deep copy of params.
-func cloneValues(params url.Values) url.Values {
-	out := make(url.Values, len(params))
-	for k, v := range params {
-		out[k] = slices.Clone(v)
+// cloneValues returns a deep copy of params, with room for extra more parameters in the
+// map and for extra more values in the slab that holds the copy's values.
+func cloneValues(params url.Values, extra int) (url.Values, *valueSlab) {
+	n := 0
+	for _, v := range params {
+		n += len(v)
 	}
-	return out
+	out := make(url.Values, len(params)+extra)
+	slab := &valueSlab{s: make([]string, 0, n+extra)}
+	for k, v := range params {
+		if v == nil {
+			out[k] = nil
+			continue
+		}
+		out[k] = slab.add(v...)
+	}
+	return out, slab
+}
+
+// valueSlab holds the values of a set of parameters in one array, so that copying or
+// completing a request's parameters allocates once instead of once per parameter.
+type valueSlab struct{ s []string }
+
+// add returns a slice of the slab holding v; appending to it never writes into the slab.
+func (b *valueSlab) add(v ...string) []string {
+	i := len(b.s)
+	b.s = append(b.s, v...)
+	return b.s[i:len(b.s):len(b.s)]
 }
 
 // Redacted renders request parameters for a message or a report, with any Signature
