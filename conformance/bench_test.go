@@ -21,6 +21,7 @@ import (
 	"github.com/eipconform/eipconform/emulator"
 	"github.com/eipconform/eipconform/internal/loadgen"
 	"github.com/eipconform/eipconform/internal/rpc"
+	"github.com/eipconform/eipconform/internal/tuning"
 	"github.com/eipconform/eipconform/spec"
 )
 
@@ -70,6 +71,7 @@ func (c *current) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.srv.Load
 // cases/s counts the requests the harness sent (Report.Cases: the cases and the setup and
 // restore requests around them) per second.
 func BenchmarkCheckDefault(b *testing.B) {
+	defer tuning.Apply()() // as eipconform run and serve run
 	h := &current{}
 	h.srv.Store(newEmulator(b))
 	target := loopbackTarget(serveLoopback(b, h))
@@ -232,6 +234,7 @@ func (rr *replayRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // had the status the harness run got (100 would be a perfect replay; concurrency in the
 // harness run makes a few state-dependent answers differ).
 func BenchmarkRawCapacity(b *testing.B) {
+	defer tuning.Apply()() // as eipconform run and serve run
 	theCapture.once.Do(func() { theCapture.reqs = captureRun(b) })
 	reqs := theCapture.reqs
 	if len(reqs) == 0 {

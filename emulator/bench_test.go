@@ -16,6 +16,7 @@ import (
 	"github.com/eipconform/eipconform/emulator"
 	"github.com/eipconform/eipconform/internal/loadgen"
 	"github.com/eipconform/eipconform/internal/rpc"
+	"github.com/eipconform/eipconform/internal/tuning"
 	"github.com/eipconform/eipconform/spec"
 )
 
@@ -198,6 +199,7 @@ func BenchmarkHandlerAllocateRelease(b *testing.B) {
 // 127.0.0.1, keep-alive clients (rpc.Client, signing every request) in parallel, each cycling
 // its own EIP on its own instance. Client and server share the machine's cores.
 func BenchmarkLoopbackMixed(b *testing.B) {
+	defer tuning.Apply()() // as eipconform serve runs
 	const maxClients = 256
 	addr := loopbackEmulator(b, maxClients)
 	tr := &http.Transport{MaxIdleConns: maxClients, MaxIdleConnsPerHost: maxClients, DisableCompression: true}
@@ -249,6 +251,7 @@ func BenchmarkLoopbackMixed(b *testing.B) {
 // little of the two cores and the figure is the emulator's (net/http server included).
 // Every request is still signed with a fresh nonce and a current timestamp.
 func BenchmarkLoopbackMixedRaw(b *testing.B) {
+	defer tuning.Apply()() // as eipconform serve runs
 	const maxClients = 256
 	addr := loopbackEmulator(b, maxClients)
 	sig := spec.Default().Signature

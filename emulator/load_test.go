@@ -21,6 +21,7 @@ import (
 
 	"github.com/eipconform/eipconform/emulator"
 	"github.com/eipconform/eipconform/internal/rpc"
+	"github.com/eipconform/eipconform/internal/tuning"
 	"github.com/eipconform/eipconform/world"
 )
 
@@ -315,6 +316,7 @@ func TestLoad(t *testing.T) {
 // answer, a failed request of a client's bookkeeping or a final listing that disagrees with
 // the bookkeeping (checked with the timer stopped) fails the benchmark.
 func BenchmarkLoad(b *testing.B) {
+	defer tuning.Apply()() // as eipconform serve runs
 	l := newLoadRun(b)
 	b.ReportAllocs()
 	b.ResetTimer()

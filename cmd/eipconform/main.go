@@ -22,9 +22,14 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/eipconform/eipconform/internal/tuning"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	tuning.Apply()
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 // Exit statuses.
 const (
