@@ -15,9 +15,9 @@ import (
 
 // GCPercent is the garbage collector's goal (GOGC) the commands use unless the environment
 // sets GOGC. A default run allocates about 220 MB while its live heap stays near 10 MB, so
-// at Go's default (100) it collects every few MB and the collector costs about a fifth of
-// the run; at 400 the run is about a sixth faster and its peak RSS grows from about 33 MB to
-// about 56 MB (measured with /usr/bin/time, see the README's Performance section).
+// at Go's default (100) it collects every few MB; at 400 the default run is about a sixth
+// faster and its peak RSS grows from about 34 MB to about 54 MB (see the README's
+// Performance section for how it was measured).
 const GCPercent = 400
 
 // Apply sets the garbage collector's goal to GCPercent, unless GOGC is set in the
