@@ -13,6 +13,9 @@
 //
 // Exit status: 0 on success, 1 when the check fails or something goes wrong, 2 for a usage
 // error or an endpoint that cannot be reached.
+//
+// The commands run with the garbage collector's goal at tuning.GCPercent (400) unless the
+// environment sets GOGC: a run allocates much and keeps little.
 package main
 
 import (
