@@ -42,7 +42,8 @@ type Client struct {
 	AccessKeyID, AccessKeySecret string
 	// HTTP sends the requests; nil means a client with a 10 s timeout. Redirects are never
 	// followed, whatever its CheckRedirect: a 3xx is the endpoint's answer (following one could
-	// send a signed request to a host nobody named).
+	// send a signed request to a host nobody named). When its Transport is a *Transport (and it
+	// has no Jar), Do calls the Transport directly, with HTTP.Timeout as the exchange's limit.
 	HTTP *http.Client
 	// MaxBody caps the response body read; 0 means DefaultMaxBody. A larger body is an error
 	// wrapping ErrTooLarge.

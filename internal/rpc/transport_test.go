@@ -143,13 +143,7 @@ func newCountingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *con
 // waitClosed waits until the server has seen n connections closed.
 func (cs *connStates) waitClosed(t *testing.T, n int) {
 	t.Helper()
-	for i := range n {
-		select {
-		case <-cs.closed:
-		case <-time.After(waitLimit):
-			t.Fatalf("waiting for the server to see connections closed: got %d in %v, want %d", i, waitLimit, n)
-		}
-	}
+	receive(t, cs.closed, n, "the server to see connections closed")
 }
 
 // gate holds the requests to /hold until the test lets them go: holding n requests at once
@@ -194,13 +188,7 @@ func (g *gate) burst(t *testing.T, tr http.RoundTripper, url string, n int) {
 			errs <- err
 		})
 	}
-	for i := range n {
-		select {
-		case <-g.arrived:
-		case <-time.After(waitLimit):
-			t.Fatalf("a burst of %d requests: %d arrived in %v, want all", n, i, waitLimit)
-		}
-	}
+	receive(t, g.arrived, n, fmt.Sprintf("the %d requests of a burst to arrive", n))
 	for range n {
 		g.release <- struct{}{}
 	}
@@ -581,10 +569,18 @@ func poolStale(t *testing.T, tr http.RoundTripper, s *rawServer, k int, dropped 
 // waitFor waits for ch to be closed.
 func waitFor(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
-	select {
-	case <-ch:
-	case <-time.After(waitLimit):
-		t.Fatalf("waiting for %s: not in %v", what, waitLimit)
+	receive(t, ch, 1, what)
+}
+
+// receive waits for n values (or the close) of ch, each within waitLimit.
+func receive(t *testing.T, ch <-chan struct{}, n int, what string) {
+	t.Helper()
+	for i := range n {
+		select {
+		case <-ch:
+		case <-time.After(waitLimit):
+			t.Fatalf("waiting for %s: got %d in %v, want %d", what, i, waitLimit, n)
+		}
 	}
 }
 
