@@ -1,7 +1,13 @@
 package conformance_test
 
 import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/eipconform/eipconform/conformance"
 	"github.com/eipconform/eipconform/emulator"
@@ -23,4 +29,40 @@ func embedded(t testing.TB, opts emulator.Options) conformance.Target {
 // endpoint (ours), with no violation.
 func TestRunAgainstTheEmulator(t *testing.T) {
 	conformance.Run(t, embedded(t, emulator.Options{}))
+}
+
+// TestCheckClosesItsConnections: when Check returns, every connection it opened to the
+// endpoint is closed (its transport keeps idle connections, with nothing watching them).
+func TestCheckClosesItsConnections(t *testing.T) {
+	srv, err := emulator.New(emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opened, closed atomic.Int64
+	ts := httptest.NewUnstartedServer(srv)
+	ts.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			opened.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			closed.Add(1)
+		}
+	}
+	ts.Start()
+	defer ts.Close()
+	target := loopbackTarget(ts.URL)
+	rep, err := conformance.Check(context.Background(), target, conformance.Options{Only: []string{conformance.PhaseBoundaries}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Cases == 0 || opened.Load() == 0 {
+		t.Fatalf("Check sent %d cases on %d connections, want some", rep.Cases, opened.Load())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for closed.Load() < opened.Load() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // the server notices a close when it reads
+	}
+	if o, c := opened.Load(), closed.Load(); c != o {
+		t.Errorf("after Check returned: %d of the %d connections it opened are closed, want all", c, o)
+	}
 }

@@ -106,7 +106,9 @@ func newSession(target Target, opts Options) (*session, func(), error) {
 		closeFn()
 		return nil, nil, errors.New("conformance: the target authenticates but has no AccessKeyID and AccessKeySecret (set NoAuth for endpoints that do not)")
 	}
-	return s, closeFn, nil
+	// The transport keeps no goroutine that would notice a connection closing: the run's
+	// idle connections are closed with the session.
+	return s, func() { hc.CloseIdleConnections(); closeFn() }, nil
 }
 
 // preflight refuses unsafe runs and checks that the endpoint answers at all.
