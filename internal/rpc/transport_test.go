@@ -113,6 +113,27 @@ func (s *rawServer) connCount() int {
 // okAnswer is a plain keep-alive answer with the body "ok".
 const okAnswer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
+// newFirstAnswerServer starts a rawServer that writes first to the first request it reads
+// and okAnswer to every later one, on any connection; after the first answer, then is called
+// with the connection, and the connection ends when it returns false.
+func newFirstAnswerServer(t *testing.T, first string, then func(c net.Conn) bool) *rawServer {
+	return newRawServer(t, func(s *rawServer, c net.Conn, br *bufio.Reader) {
+		for {
+			_, _, n, err := s.read(br)
+			if err != nil {
+				return
+			}
+			answer := okAnswer
+			if n == 0 {
+				answer = first
+			}
+			if _, err := io.WriteString(c, answer); err != nil || n == 0 && !then(c) {
+				return
+			}
+		}
+	})
+}
+
 // connStates counts an http.Server's connections as its ConnState hook reports them.
 type connStates struct {
 	opened atomic.Int64
@@ -377,21 +398,7 @@ func TestTransportAnswerShapes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newRawServer(t, func(s *rawServer, c net.Conn, br *bufio.Reader) {
-				for {
-					_, _, n, err := s.read(br)
-					if err != nil {
-						return
-					}
-					answer := okAnswer
-					if n == 0 {
-						answer = tc.answer
-					}
-					if _, err := io.WriteString(c, answer); err != nil || n == 0 && tc.closeAfter {
-						return
-					}
-				}
-			})
+			s := newFirstAnswerServer(t, tc.answer, func(net.Conn) bool { return !tc.closeAfter })
 			tr := &rpc.Transport{}
 			method := tc.method
 			if method == "" {
@@ -436,26 +443,13 @@ func TestTransportBodyClosedEarly(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			bodyClosed := make(chan struct{})
-			s := newRawServer(t, func(s *rawServer, c net.Conn, br *bufio.Reader) {
-				for {
-					_, _, n, err := s.read(br)
-					if err != nil {
-						return
-					}
-					answer := okAnswer
-					if n == 0 {
-						answer = tc.answer
-					}
-					if _, err := io.WriteString(c, answer); err != nil {
-						return
-					}
-					if n == 0 && tc.rest != "" {
-						<-bodyClosed
-						if _, err := io.WriteString(c, tc.rest); err != nil {
-							return
-						}
-					}
+			s := newFirstAnswerServer(t, tc.answer, func(c net.Conn) bool {
+				if tc.rest == "" {
+					return true
 				}
+				<-bodyClosed
+				_, err := io.WriteString(c, tc.rest)
+				return err == nil
 			})
 			tr := &rpc.Transport{}
 			req, _ := http.NewRequest(http.MethodGet, s.url, nil)
