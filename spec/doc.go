@@ -60,6 +60,9 @@
 //   - x-state-rules (operation): preconditions on server state (unknown AllocationId, EIP
 //     status, one EIP per instance, ...), which the oracle cannot judge from a request and
 //     the stateful phase and the emulator judge against their model.
+//   - x-changes (operation): the kinds of resource (Resources: eip, instance, eni, account)
+//     an accepted request creates or changes, [] for read-only operations. It decides what
+//     a run may send to a real endpoint and which cases can run beside the stateful phase.
 //
 // Every parameter's own constraints become rules too (IDs Name.required, Name.enum,
 // Name.range, ...), so the oracle and the boundary cases treat all rules alike.

@@ -265,11 +265,19 @@ func (b *builder) operation(path string, o *openapi3.Operation) (*Operation, err
 	if _, err := decodeExt(o.Extensions, "x-sources", where, &op.Sources); err != nil {
 		return nil, err
 	}
-	if ok, err := decodeExt(o.Extensions, "x-mutates", where, &op.Mutates); err != nil {
+	if ok, err := decodeExt(o.Extensions, "x-changes", where, &op.Changes); err != nil {
 		return nil, err
 	} else if !ok {
-		return nil, fmt.Errorf("spec: %s: x-mutates is missing; want true for operations that create or change resources, false otherwise", where)
+		return nil, fmt.Errorf("spec: %s: x-changes is missing; want the kinds of resource the operation creates or changes (%s), [] for none", where, strings.Join(Resources, ", "))
 	}
+	for i, k := range op.Changes {
+		if !slices.Contains(Resources, k) {
+			return nil, fmt.Errorf("spec: %s.x-changes[%d]: got %q, want one of %s", where, i, k, strings.Join(Resources, ", "))
+		}
+	}
+	slices.Sort(op.Changes)
+	op.Changes = slices.Compact(op.Changes)
+	op.Mutates = len(op.Changes) > 0
 	if _, err := decodeExt(o.Extensions, "x-errors", where, &op.Errors); err != nil {
 		return nil, err
 	}

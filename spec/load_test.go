@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/eipconform/eipconform/spec"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestDefaultLoads(t *testing.T) {
@@ -40,6 +43,44 @@ func TestDefaultLoads(t *testing.T) {
 	for i := 1; i < len(s.Operations); i++ {
 		if s.Operations[i-1].Action >= s.Operations[i].Action {
 			t.Errorf("operations not sorted: %s before %s", s.Operations[i-1].Action, s.Operations[i].Action)
+		}
+	}
+}
+
+// TestChanges pins what each operation creates or changes (x-changes), from the seeds'
+// descriptions, and the facts derived from it.
+func TestChanges(t *testing.T) {
+	s := spec.Default()
+	for _, tc := range []struct {
+		action  string
+		changes []string
+	}{
+		{"AllocateEipAddress", []string{spec.ResourceEIP}},
+		{"AssociateEipAddress", []string{spec.ResourceEIP, spec.ResourceENI, spec.ResourceInstance}},
+		{"UnassociateEipAddress", []string{spec.ResourceEIP, spec.ResourceENI, spec.ResourceInstance}},
+		{"ModifyEipAddressAttribute", []string{spec.ResourceEIP}},
+		{"ReleaseEipAddress", []string{spec.ResourceEIP}},
+		{"DescribeEipAddresses", nil},
+		{"DescribeEipGatewayInfo", nil},
+		{"DescribeEipMonitorData", nil},
+		{"OpenPublicIpAddressPoolService", []string{spec.ResourceAccount}},
+		{"OpenVpcIpamService", []string{spec.ResourceAccount}},
+		{"AllocatePublicIpAddress", []string{spec.ResourceInstance}},
+	} {
+		op := s.Operation(tc.action)
+		if diff := cmp.Diff(tc.changes, op.Changes, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s.Changes (-want +got):\n%s", tc.action, diff)
+		}
+		if got, want := op.Mutates, len(tc.changes) > 0; got != want {
+			t.Errorf("%s.Mutates = %v, want %v", tc.action, got, want)
+		}
+		for _, k := range spec.Resources {
+			if got, want := op.ChangesAny(k), slices.Contains(tc.changes, k); got != want {
+				t.Errorf("%s.ChangesAny(%s) = %v, want %v", tc.action, k, got, want)
+			}
+		}
+		if got, want := op.ChangesAny(spec.ResourceEIP, spec.ResourceAccount), slices.Contains(tc.changes, spec.ResourceEIP) || slices.Contains(tc.changes, spec.ResourceAccount); got != want {
+			t.Errorf("%s.ChangesAny(eip, account) = %v, want %v", tc.action, got, want)
 		}
 	}
 }
@@ -93,6 +134,10 @@ func TestLoadErrorsNameTheLocation(t *testing.T) {
 			[]string{"line"}},
 		{"unknown state kind", "kind: quota-exceeded,", "kind: quota-exeeded,",
 			[]string{"x-state-rules", `kind "quota-exeeded"`}},
+		{"unknown resource kind", "operationId: ReleaseEipAddress\n      x-changes: [eip]", "operationId: ReleaseEipAddress\n      x-changes: [eips]",
+			[]string{"/Vpc/ReleaseEipAddress", "x-changes[0]", `got "eips"`, "want one of eip, instance, eni, account"}},
+		{"missing x-changes", "operationId: DescribeEipAddresses\n      x-changes: []", "operationId: DescribeEipAddresses\n      x-chnages: []",
+			[]string{"/Vpc/DescribeEipAddresses", "x-changes is missing"}},
 		{"missing x-violation", `x-violation: {status: 400, code: InvalidIpAddress.Malformed`, `x-violatoin: {status: 400, code: InvalidIpAddress.Malformed`,
 			[]string{"IpAddress", "x-violatoin"}},
 	} {

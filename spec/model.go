@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -73,6 +74,30 @@ type ProtocolError struct {
 // Ref returns the error's (status, code) pair.
 func (e ProtocolError) Ref() ErrorRef { return ErrorRef{Status: e.Status, Code: e.Code} }
 
+// Resource kinds, as operations list them in x-changes.
+const (
+	ResourceEIP      = "eip"      // an elastic IP address
+	ResourceInstance = "instance" // an ECS instance (its public IP, its associated EIP)
+	ResourceENI      = "eni"      // an elastic network interface
+	ResourceAccount  = "account"  // an account-wide feature or service switch
+)
+
+// Resources lists every resource kind the spec knows.
+var Resources = []string{ResourceEIP, ResourceInstance, ResourceENI, ResourceAccount}
+
+// ChangesAny reports whether an accepted request of op creates or changes a resource of any
+// of the given kinds (each one of Resources).
+//
+//	if op.ChangesAny(spec.ResourceEIP, spec.ResourceInstance) { ... }
+func (op *Operation) ChangesAny(kinds ...string) bool {
+	for _, k := range kinds {
+		if slices.Contains(op.Changes, k) {
+			return true
+		}
+	}
+	return false
+}
+
 // Protocol error IDs, as listed in x-rpc.errors.
 const (
 	ErrMissingParameter  = "missing-parameter"
@@ -108,8 +133,11 @@ type Operation struct {
 	Version string
 	Summary string
 	Sources []string
-	// Mutates is true for operations that create or change resources (x-mutates); the
-	// conformance engine refuses them against real endpoints unless allowed.
+	// Changes are the kinds of resource an accepted request creates or changes (x-changes,
+	// one of Resources each), sorted; empty for read-only operations.
+	Changes []string
+	// Mutates is true for operations that create or change resources (Changes is not
+	// empty); the conformance engine refuses them against real endpoints unless allowed.
 	Mutates bool
 	// Parameters are every request parameter, common ones included, sorted by name.
 	Parameters []*Parameter
