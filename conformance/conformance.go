@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,16 +108,31 @@ func Check(ctx context.Context, target Target, opts Options) (*Report, error) {
 		return nil, err
 	}
 	start := time.Now()
+	all := scope{ops: s.spec.Operations, workers: s.opts.Workers}
+	beside := s.besideStateful()
+	var owed []phase // per-operation phases that still owe the operations in beside
 	for _, p := range phases {
 		if !s.selected("", p.name, "") {
 			s.rep.skip("", p.name, "not selected")
 			continue
 		}
-		if err := p.run(ctx, s); err != nil {
+		var err error
+		switch {
+		case p.perOp != nil && len(beside.ops) > 0 && p.before(PhaseStateful):
+			err = p.runScope(ctx, s, scope{ops: without(all.ops, beside.ops), workers: all.workers})
+			owed = append(owed, p)
+		case p.perOp != nil:
+			err = p.runScope(ctx, s, all)
+		case p.name == PhaseStateful && len(owed) > 0:
+			err = runBeside(ctx, s, p, owed, beside)
+		default:
+			err = p.runAll(ctx, s)
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
-			return nil, fmt.Errorf("conformance: phase %s: %w", p.name, err)
+			return nil, fmt.Errorf("conformance: %w", err)
 		}
 	}
 	s.cleanup()
@@ -145,7 +161,91 @@ func Run(t *testing.T, target Target) {
 type phase struct {
 	name string
 	auth bool // needs an authenticating endpoint for some checks
-	run  func(ctx context.Context, s *session) error
+	// run runs the phase; nil for the phases that check each operation on its own, which
+	// set perOp instead: the phase for a scope's operations only.
+	run   func(ctx context.Context, s *session) error
+	perOp func(ctx context.Context, s *session, sc scope) error
+}
+
+// scope is what one call of a per-operation phase covers: its operations, and how many
+// operations (and cases of one operation, where they share nothing) run at once.
+type scope struct {
+	ops     []*spec.Operation
+	workers int
+}
+
+// runAll runs the whole phase; its error names the phase.
+func (p phase) runAll(ctx context.Context, s *session) error {
+	if p.perOp != nil {
+		return p.runScope(ctx, s, scope{ops: s.spec.Operations, workers: s.opts.Workers})
+	}
+	if err := p.run(ctx, s); err != nil {
+		return fmt.Errorf("phase %s: %w", p.name, err)
+	}
+	return nil
+}
+
+// runScope runs a per-operation phase for sc; its error names the phase.
+func (p phase) runScope(ctx context.Context, s *session, sc scope) error {
+	if err := p.perOp(ctx, s, sc); err != nil {
+		return fmt.Errorf("phase %s: %w", p.name, err)
+	}
+	return nil
+}
+
+// before reports whether p runs before the named phase.
+func (p phase) before(name string) bool {
+	return slices.Index(Phases, p.name) < slices.Index(Phases, name)
+}
+
+// besideStateful is what the per-operation phases before the stateful phase leave to run
+// while it runs, instead of before it: the operations that change no kind of resource the
+// phase models (x-changes) and get no EIP of their own from those phases (needsEIP), so
+// their cases leave the region's EIPs and instances as the phase assumes they stay; what
+// they read is judged on its own, not against its model. The stateful phase's lanes wait
+// for each other much of the time (see regionLock), and these cases use the idle cores.
+// They run one at a time: more would compete with the lanes for the cores and hold up the
+// lane each of the others waits for. The scope is empty when the stateful phase is not
+// selected or Workers is 1 (one thing at a time).
+func (s *session) besideStateful() scope {
+	if s.opts.Workers == 1 || !s.selected("", PhaseStateful, "") {
+		return scope{}
+	}
+	sc := scope{workers: 1}
+	for _, op := range s.spec.Operations {
+		if !op.ChangesAny(statefulModels...) && !needsEIP(op) {
+			sc.ops = append(sc.ops, op)
+		}
+	}
+	return sc
+}
+
+// without returns ops less the ones in drop, in order.
+func without(ops, drop []*spec.Operation) []*spec.Operation {
+	var out []*spec.Operation
+	for _, op := range ops {
+		if !slices.Contains(drop, op) {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+// runBeside runs the stateful phase and, at the same time, the per-operation phases owed
+// the scope sc, one after another in phase order.
+func runBeside(ctx context.Context, s *session, stateful phase, owed []phase, sc scope) error {
+	var owedErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for _, p := range owed {
+			if owedErr = p.runScope(ctx, s, sc); owedErr != nil {
+				return
+			}
+		}
+	})
+	err := stateful.runAll(ctx, s)
+	wg.Wait()
+	return errors.Join(err, owedErr)
 }
 
 // phases is filled by the phase files' init functions, in Phases order.

@@ -12,6 +12,7 @@ import (
 	"github.com/eipconform/eipconform/conformance"
 	"github.com/eipconform/eipconform/emulator"
 	"github.com/eipconform/eipconform/spec"
+	"github.com/google/go-cmp/cmp"
 )
 
 // embedded returns a fresh emulator as a target, with the documents' example key.
@@ -64,5 +65,36 @@ func TestCheckClosesItsConnections(t *testing.T) {
 	}
 	if o, c := opened.Load(), closed.Load(); c != o {
 		t.Errorf("after Check returned: %d of the %d connections it opened are closed, want all", c, o)
+	}
+}
+
+// TestBesideStatefulChangesNothing: running some operations' boundary and property cases
+// beside the stateful phase (the default) checks exactly what running them before it does:
+// the same tallies, per operation, for both phases, and no violation either way.
+func TestBesideStatefulChangesNothing(t *testing.T) {
+	tallies := func(opts conformance.Options) []conformance.Tally {
+		t.Helper()
+		rep, err := conformance.Check(t.Context(), embedded(t, emulator.Options{}), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range rep.Violations {
+			t.Errorf("Check(%+v): [%s] %s", opts, v.Severity, v)
+		}
+		var out []conformance.Tally
+		for _, ta := range rep.Tallies {
+			if ta.Phase == conformance.PhaseBoundaries || ta.Phase == conformance.PhaseProperties {
+				out = append(out, ta)
+			}
+		}
+		return out
+	}
+	beside := tallies(conformance.Options{Seed: 3, Cases: 20})
+	before := tallies(conformance.Options{Seed: 3, Cases: 20, Skip: []string{conformance.PhaseStateful}})
+	if len(beside) == 0 {
+		t.Fatal("no boundaries or properties tallies")
+	}
+	if diff := cmp.Diff(before, beside); diff != "" {
+		t.Errorf("tallies of the boundaries and properties phases, run before (want) and beside (got) the stateful phase (-want +got):\n%s\nreproduce: go test ./conformance -run TestBesideStatefulChangesNothing", diff)
 	}
 }

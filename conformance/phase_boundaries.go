@@ -18,7 +18,7 @@ import (
 
 func init() {
 	register(phase{name: PhaseExamples, run: runExamples})
-	register(phase{name: PhaseBoundaries, run: runBoundaries})
+	register(phase{name: PhaseBoundaries, perOp: runBoundaries})
 }
 
 // fixture is the live state a phase works on: an EIP of its own and the resources of the
@@ -54,6 +54,10 @@ func (s *session) newFixture(phase string, index int) *fixture {
 	}
 	return f
 }
+
+// needsEIP reports whether the boundaries and properties phases give op's cases an EIP of
+// their own: op names one (AllocationId), even where it is optional.
+func needsEIP(op *spec.Operation) bool { return op.Parameter("AllocationId") != nil }
 
 // allocate gives the fixture a fresh EIP; it returns false when the endpoint refuses.
 func (f *fixture) allocate(ctx context.Context) bool {
@@ -171,26 +175,26 @@ func (f *fixture) restore(ctx context.Context, op *spec.Operation, params url.Va
 	}
 }
 
-// runBoundaries sends every boundary case the oracle enumerates, in the run's world, and
-// judges every answer.
-func runBoundaries(ctx context.Context, s *session) error {
+// runBoundaries sends every boundary case the oracle enumerates for the scope's operations,
+// in the run's world, and judges every answer.
+func runBoundaries(ctx context.Context, s *session, sc scope) error {
 	index := 0
 	fixtures := map[string]*fixture{}
 	for _, op := range s.spec.Operations {
 		fixtures[op.Action] = s.newFixture(PhaseBoundaries, index)
 		index++
 	}
-	return s.forEachOp(ctx, PhaseBoundaries, func(ctx context.Context, op *spec.Operation) error {
+	return s.forEachOp(ctx, PhaseBoundaries, sc, func(ctx context.Context, op *spec.Operation) error {
 		cases := op.Cases()
-		if !independentCases(op) || s.opts.Workers == 1 {
+		if !independentCases(op) || sc.workers == 1 {
 			return s.boundaryCases(ctx, op, fixtures[op.Action], cases)
 		}
 		// Cases that share no resource run on all workers, each with its own fixture.
 		var wg sync.WaitGroup
-		errs := make([]error, s.opts.Workers)
-		for w := range s.opts.Workers {
+		errs := make([]error, sc.workers)
+		for w := range sc.workers {
 			var mine []spec.Case
-			for i := w; i < len(cases); i += s.opts.Workers {
+			for i := w; i < len(cases); i += sc.workers {
 				mine = append(mine, cases[i])
 			}
 			wg.Add(1)

@@ -35,7 +35,7 @@ const (
 )
 
 func init() {
-	register(phase{name: PhaseProperties, run: runProperties})
+	register(phase{name: PhaseProperties, perOp: runProperties})
 }
 
 // propertyMaxShrinks bounds how many times a failing property's input is shrunk; every
@@ -50,22 +50,22 @@ const propertyDiscardRatio = 5
 // discards.
 const drawTries = 50
 
-// runProperties checks, per operation, two properties with gopter (seeded with the run's
-// seed, Options.Cases inputs each): random valid requests are accepted, and a valid request
-// with one rule broken is rejected with that rule's error. While gopter searches and shrinks,
+// runProperties checks, per operation of the scope, two properties with gopter (seeded with
+// the run's seed, Options.Cases inputs each): random valid requests are accepted, and a valid
+// request with one rule broken is rejected with that rule's error. While gopter searches and shrinks,
 // requests are judged silently; the shrunk counterexample of a failing property is sent
 // once more and recorded, with the property's own violation.
-func runProperties(ctx context.Context, s *session) error {
+func runProperties(ctx context.Context, s *session, sc scope) error {
 	fixtures := propertyFixtures(s)
 	base := propertyBaseTime(time.Now())
-	return s.forEachOp(ctx, PhaseProperties, func(ctx context.Context, op *spec.Operation) error {
+	return s.forEachOp(ctx, PhaseProperties, sc, func(ctx context.Context, op *spec.Operation) error {
 		if !s.canMutate(op) {
 			s.rep.skip(op.Action, PhaseProperties, "mutating operation on a non-loopback endpoint (AllowMutations not set)")
 			return nil
 		}
 		g := newDraftGen(s, op, base)
 		f := fixtures[op.Action]
-		if op.Parameter("AllocationId") != nil && !s.opts.DryRun {
+		if needsEIP(op) && !s.opts.DryRun {
 			f.allocate(ctx) // an EIP to describe, even where AllocationId is optional
 		}
 		f.prepare(ctx, op)

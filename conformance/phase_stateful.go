@@ -79,6 +79,11 @@ const (
 // TEST-NET-1), so no account released it in the last seven days.
 const unfamiliarIP = "192.0.2.0"
 
+// statefulModels are the kinds of resource (spec.Resources) the phase's model holds. The
+// phase assumes nothing else changes them in the region while it runs; an operation that
+// changes none of them (its x-changes) cannot disturb it.
+var statefulModels = []string{spec.ResourceEIP, spec.ResourceInstance}
+
 // Sizes of the phase.
 const (
 	statefulSteps     = 20  // commands per sequence at most

@@ -327,6 +327,24 @@ func brokenRows() []brokenRow {
 			gotMentions: map[string]string{conformance.CheckSchema: `"RequestId"`},
 		},
 		{
+			// The same, on an operation whose boundary and property cases run beside the
+			// stateful phase (selected too, so they do): caught there as before the phase.
+			name: "MissingRequestIdBesideStateful",
+			endpoint: breakage{response: action("OpenPublicIpAddressPoolService", func(p url.Values, a *answer) {
+				if a.status == http.StatusOK {
+					editJSON(a, func(m map[string]any) { delete(m, "RequestId") })
+					dropXML(a, "RequestId")
+				}
+			})},
+			only: []string{"OpenPublicIpAddressPoolService", conformance.PhaseStateful},
+			want: []want{
+				{"OpenPublicIpAddressPoolService", conformance.PhaseBoundaries, conformance.CheckRequestID, errSev},
+				{"OpenPublicIpAddressPoolService", conformance.PhaseProperties, conformance.CheckRequestID, errSev},
+			},
+			allowed:     []string{conformance.CheckSchema, conformance.CheckValidAccepted},
+			gotMentions: map[string]string{conformance.CheckSchema: `"RequestId"`},
+		},
+		{
 			// Error bodies without Message.
 			name: "ErrorWithoutMessage",
 			endpoint: breakage{response: action("DescribeEipGatewayInfo", func(p url.Values, a *answer) {

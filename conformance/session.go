@@ -409,14 +409,14 @@ func (l *limiter) wait(ctx context.Context) error {
 	return nil
 }
 
-// forEachOp runs fn for every selected operation of the phase, Workers at a time. The
-// report is sorted afterwards, so the order of work does not show.
-func (s *session) forEachOp(ctx context.Context, phase string, fn func(ctx context.Context, op *spec.Operation) error) error {
-	sem := make(chan struct{}, s.opts.Workers)
+// forEachOp runs fn for every operation of the scope the phase selects, sc.workers at a
+// time. The report is sorted afterwards, so the order of work does not show.
+func (s *session) forEachOp(ctx context.Context, phase string, sc scope, fn func(ctx context.Context, op *spec.Operation) error) error {
+	sem := make(chan struct{}, sc.workers)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first error
-	for _, op := range s.spec.Operations {
+	for _, op := range sc.ops {
 		if !s.selected(op.Action, phase, "") {
 			continue
 		}
