@@ -1200,7 +1200,12 @@ func (c *seqStep) run(d *seqDriver, prev, next *seqModel, obs *seqObservation) {
 	t := d.t
 	mode := c.regionMode()
 	t.sh.region.lock(mode)
-	defer func() { t.sh.region.unlock(mode) }()
+	d.deferJudge = true
+	defer func() {
+		t.sh.region.unlock(mode)
+		d.deferJudge = false
+		d.judgeLater()
+	}()
 	if mode == listing || c.kind == seqRepeat {
 		defer func() { obs.others, obs.gone = d.phaseListed(obs) }() // before the unlock
 	}
@@ -1873,6 +1878,13 @@ type seqDriver struct {
 	failAt  int // the first failing step, from 1
 	problem *seqProblem
 	off     bool // stop sending: the sequence cannot go on
+
+	// While a command holds the region lock, its answers' response checks wait in later
+	// (under laterMu: a listing's pages arrive at once) and run once the lock is free, so
+	// the other lanes wait only for the exchanges.
+	deferJudge bool
+	laterMu    sync.Mutex
+	later      []func()
 }
 
 func (t *statefulRun) newDriver(p *statefulProperty, initial *seqModel, record bool) *seqDriver {
@@ -1918,8 +1930,25 @@ func (d *seqDriver) exchange(op *spec.Operation, params url.Values, name string)
 	if d.record {
 		j = t.s
 	}
-	j.judge(r, resp, op.Evaluate(params, spec.Options{}))
+	if !d.deferJudge {
+		j.judge(r, resp, op.Evaluate(params, spec.Options{}))
+		return &seqExchange{r: r, resp: resp}
+	}
+	d.laterMu.Lock()
+	d.later = append(d.later, func() { j.judge(r, resp, op.Evaluate(params, spec.Options{})) })
+	d.laterMu.Unlock()
 	return &seqExchange{r: r, resp: resp}
+}
+
+// judgeLater runs the response checks exchange deferred, in the order they were deferred.
+func (d *seqDriver) judgeLater() {
+	d.laterMu.Lock()
+	later := d.later
+	d.later = nil
+	d.laterMu.Unlock()
+	for _, judge := range later {
+		judge()
+	}
 }
 
 // count returns DescribeEipAddresses' TotalCount for a filter.

@@ -345,6 +345,21 @@ func brokenRows() []brokenRow {
 			gotMentions: map[string]string{conformance.CheckSchema: `"RequestId"`},
 		},
 		{
+			// The same, on a command of the stateful phase, whose response checks wait until
+			// the command's region lock is free.
+			name: "MissingRequestIdInStateful",
+			endpoint: breakage{response: action("DescribeEipMonitorData", func(p url.Values, a *answer) {
+				if a.status == http.StatusOK {
+					editJSON(a, func(m map[string]any) { delete(m, "RequestId") })
+					dropXML(a, "RequestId")
+				}
+			})},
+			only:        []string{conformance.PhaseStateful},
+			want:        []want{{"DescribeEipMonitorData", conformance.PhaseStateful, conformance.CheckRequestID, errSev}},
+			allowed:     []string{conformance.CheckSchema},
+			gotMentions: map[string]string{conformance.CheckSchema: `"RequestId"`},
+		},
+		{
 			// Error bodies without Message.
 			name: "ErrorWithoutMessage",
 			endpoint: breakage{response: action("DescribeEipGatewayInfo", func(p url.Values, a *answer) {
