@@ -108,7 +108,6 @@ func Check(ctx context.Context, target Target, opts Options) (*Report, error) {
 		return nil, err
 	}
 	start := time.Now()
-	all := scope{ops: s.spec.Operations, workers: s.opts.Workers}
 	beside := s.besideStateful()
 	var owed []phase // per-operation phases that still owe the operations in beside
 	for _, p := range phases {
@@ -119,10 +118,8 @@ func Check(ctx context.Context, target Target, opts Options) (*Report, error) {
 		var err error
 		switch {
 		case p.perOp != nil && len(beside.ops) > 0 && p.before(PhaseStateful):
-			err = p.runScope(ctx, s, scope{ops: without(all.ops, beside.ops), workers: all.workers})
+			err = p.runScope(ctx, s, scope{ops: without(s.spec.Operations, beside.ops), workers: s.opts.Workers})
 			owed = append(owed, p)
-		case p.perOp != nil:
-			err = p.runScope(ctx, s, all)
 		case p.name == PhaseStateful && len(owed) > 0:
 			err = runBeside(ctx, s, p, owed, beside)
 		default:

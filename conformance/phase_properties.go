@@ -52,9 +52,9 @@ const drawTries = 50
 
 // runProperties checks, per operation of the scope, two properties with gopter (seeded with
 // the run's seed, Options.Cases inputs each): random valid requests are accepted, and a valid
-// request with one rule broken is rejected with that rule's error. While gopter searches and shrinks,
-// requests are judged silently; the shrunk counterexample of a failing property is sent
-// once more and recorded, with the property's own violation.
+// request with one rule broken is rejected with that rule's error. While gopter searches and
+// shrinks, requests are judged silently; the shrunk counterexample of a failing property is
+// sent once more and recorded, with the property's own violation.
 func runProperties(ctx context.Context, s *session, sc scope) error {
 	fixtures := propertyFixtures(s)
 	base := propertyBaseTime(time.Now())
