@@ -62,7 +62,8 @@ type Options struct {
 	// Only and Skip select operations, phases and checks by "OP", "PHASE", "CHECK",
 	// "OP/PHASE" or "OP/PHASE/CHECK" (a part may be "*"). Only empty means everything.
 	Only, Skip []string
-	// Workers is how many operations are checked at once within a phase; 0 means 4.
+	// Workers is how many operations are checked at once within a phase, and the stateful
+	// phase's lanes at most; 0 means 4. With 1, no phase overlaps another either.
 	Workers int
 	// Timeout bounds each request; 0 means 10 s.
 	Timeout time.Duration

@@ -122,7 +122,7 @@ func declareRunFlags(fs *flag.FlagSet) *runConfig {
 	fs.IntVar(&cfg.opts.Cases, "cases", 100, "try `N` random cases per property")
 	fs.Var((*listFlag)(&cfg.opts.Only), "only", "run only what the selectors `SEL` name (comma-separated, repeatable)")
 	fs.Var((*listFlag)(&cfg.opts.Skip), "skip", "skip what the selectors `SEL` name (comma-separated, repeatable)")
-	fs.IntVar(&cfg.opts.Workers, "workers", 4, "check `N` operations at once within a phase")
+	fs.IntVar(&cfg.opts.Workers, "workers", 4, "check `N` operations at once within a phase (1: no phase overlaps another either)")
 	fs.DurationVar(&cfg.opts.Timeout, "timeout", 10*time.Second, "give up on a request after `D`")
 	fs.Float64Var(&cfg.opts.RateLimit, "rate-limit", 0, "send at most `R` requests per second (0: no limit)")
 	fs.BoolVar(&cfg.opts.Strict, "strict", false, "require the spec's error code also where its mapping is only inferred")
