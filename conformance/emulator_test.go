@@ -1,16 +1,23 @@
 package conformance_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/eipconform/eipconform/conformance"
 	"github.com/eipconform/eipconform/emulator"
+	"github.com/eipconform/eipconform/internal/rpc"
 	"github.com/eipconform/eipconform/spec"
 	"github.com/google/go-cmp/cmp"
 )
@@ -96,5 +103,68 @@ func TestBesideStatefulChangesNothing(t *testing.T) {
 	}
 	if diff := cmp.Diff(before, beside); diff != "" {
 		t.Errorf("tallies of the boundaries and properties phases, run before (want) and beside (got) the stateful phase (-want +got):\n%s\nreproduce: go test ./conformance -run TestBesideStatefulChangesNothing", diff)
+	}
+}
+
+// TestCancelMidAllocation: a run cancelled while an allocation is on its way still learns
+// what it allocated, and its janitor releases it: the region ends as empty as it began.
+func TestCancelMidAllocation(t *testing.T) {
+	srv, err := emulator.New(emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var once sync.Once
+	target := embedded(t, emulator.Options{})
+	allocated := false
+	target.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		form, _ := url.ParseQuery(string(body))
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, r)
+		if form.Get("Action") == "AllocateEipAddress" && rec.Code == http.StatusOK {
+			// The endpoint has allocated; the run is cancelled before the answer leaves. A
+			// client that gives up closes the connection, which ends the wait at once.
+			once.Do(func() {
+				allocated = true
+				cancel()
+				select {
+				case <-r.Context().Done():
+				case <-time.After(200 * time.Millisecond):
+				}
+			})
+		}
+		maps.Copy(w.Header(), rec.Header())
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	})
+	rep, err := conformance.Check(ctx, target, conformance.Options{Only: []string{conformance.PhaseBoundaries}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !allocated || !rep.Partial {
+		t.Fatalf("the endpoint allocated: %v, Report.Partial: %v; want both (the run was cancelled mid-allocation)", allocated, rep.Partial)
+	}
+	for _, l := range rep.Leftovers {
+		t.Errorf("leftover %s: %s", l.ID, l.Reason)
+	}
+	sig := spec.Default().Signature
+	c := &rpc.Client{Endpoint: serveLoopback(t, srv), AccessKeyID: sig.ExampleAccessKeyID, AccessKeySecret: sig.ExampleAccessKeySecret}
+	for _, region := range emulator.DefaultWorld().Regions {
+		p := spec.Default().Operation("DescribeEipAddresses").BaseRequest()
+		p.Set("RegionId", region.ID)
+		resp, err := c.Do(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct{ TotalCount int }
+		if err := json.Unmarshal(resp.Body, &d); err != nil || resp.Status != http.StatusOK {
+			t.Fatalf("DescribeEipAddresses in %s: %d %s", region.ID, resp.Status, resp.Body)
+		}
+		if d.TotalCount != 0 {
+			t.Errorf("after a run cancelled mid-allocation, %s has %d EIPs, want 0 (the janitor releases them): %s", region.ID, d.TotalCount, resp.Body)
+		}
 	}
 }

@@ -190,7 +190,15 @@ func (s *session) send(ctx context.Context, r *request) (*rpc.Response, error) {
 	if r.method != "" {
 		c.Method = r.method
 	}
-	resp, err := c.Do(ctx, r.params)
+	// A request that creates or changes resources is not abandoned when the run is
+	// cancelled once it is on its way: its answer tells the janitor what to clean up (an
+	// allocation cut off mid-flight would leave an EIP nobody knows of). The request's own
+	// timeout still bounds it.
+	sendCtx := ctx
+	if r.op.Mutates {
+		sendCtx = context.WithoutCancel(ctx)
+	}
+	resp, err := c.Do(sendCtx, r.params)
 	s.counted(r.phase)
 	s.answered(err == nil || ctx.Err() != nil)
 	if err != nil {
