@@ -1930,13 +1930,14 @@ func (d *seqDriver) exchange(op *spec.Operation, params url.Values, name string)
 	if d.record {
 		j = t.s
 	}
-	if !d.deferJudge {
-		j.judge(r, resp, op.Evaluate(params, spec.Options{}))
-		return &seqExchange{r: r, resp: resp}
+	judge := func() { j.judge(r, resp, op.Evaluate(params, spec.Options{})) }
+	if d.deferJudge {
+		d.laterMu.Lock()
+		d.later = append(d.later, judge)
+		d.laterMu.Unlock()
+	} else {
+		judge()
 	}
-	d.laterMu.Lock()
-	d.later = append(d.later, func() { j.judge(r, resp, op.Evaluate(params, spec.Options{})) })
-	d.laterMu.Unlock()
 	return &seqExchange{r: r, resp: resp}
 }
 
